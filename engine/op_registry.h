@@ -1,0 +1,97 @@
+// The operator registry: one explicit table (engine/ops/registry.cpp) from an
+// ONNX op type to its schema: shape inference, the reference implementation
+// (first-class library code, always applicable) and an ordered list of fast
+// candidates. The planner asks the candidates in order; each either returns a
+// kernel or says why it declines; the reference is the last resort.
+// LAPQ_VERBOSE=1 prints the choice per node (and the reasons).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace lapq {
+
+// Shape / dtype inference. `in[i]` is nullptr for an omitted optional input;
+// a constant input has its data in in[i]->constant (needed by Reshape, Slice,
+// ...). Set dtype, shape and has_shape = true on every out[i]; throw
+// kShapeMismatch / kInvalidModel naming the node on inconsistent inputs.
+struct InferContext {
+  const Graph& graph;
+  const Node& node;
+  int node_id;
+  std::vector<const Value*> in;
+  std::vector<Value*> out;
+  int opset() const { return graph.opset; }
+  // "Conv 'conv1'" for error messages.
+  std::string where() const;
+};
+using InferFn = void (*)(InferContext& ctx);
+
+// Reference implementation: outputs are preallocated with the inferred
+// dtype/shape; `in[i]` is nullptr for an omitted optional input. It does NOT
+// apply node.activation (the executor does, see OpKernel::fuses_activation).
+using ReferenceFn = void (*)(const Node& node, std::span<const Tensor* const> in, std::span<Tensor* const> out);
+
+// A ready-to-run implementation of one node for fixed input shapes. Created
+// once per plan (weights packed / reordered there); run() must not allocate.
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual void run(std::span<const Tensor* const> in, std::span<Tensor* const> out) = 0;
+  virtual std::string impl_name() const = 0;
+  // True when run() already applies node.activation.
+  virtual bool fuses_activation() const { return false; }
+};
+
+// What a candidate sees when asked to implement a node.
+struct KernelRequest {
+  const Graph& graph;       // shapes inferred for the plan's input shapes
+  const Node& node;
+  int num_threads;
+  // Input values (nullptr = omitted); constant inputs (weights) carry data.
+  std::vector<const Value*> in;
+  std::vector<const Value*> out;
+};
+// Returns a kernel, or nullptr after writing a one-line reason to *why_not.
+using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelRequest&, std::string* why_not)>;
+
+struct FastCandidate {
+  std::string name;  // "onednn", "avx512vnni", ...
+  KernelFactory create;
+};
+
+struct OpSchema {
+  std::string type;
+  int min_inputs = 1;
+  int max_inputs = 1;
+  int since_opset = 1;  // oldest opset lapq implements it for
+  InferFn infer = nullptr;
+  ReferenceFn reference = nullptr;
+  std::vector<FastCandidate> fast;  // tried in order before the reference
+};
+
+class OpRegistry {
+ public:
+  // The process-wide table, built on first use.
+  static const OpRegistry& get();
+  const OpSchema* find(const std::string& type) const;
+  std::vector<std::string> op_types() const;  // sorted
+  // Building the table (registry.cpp and the fast-kernel registrations).
+  OpSchema& add(OpSchema s);
+  OpSchema* find_mutable(const std::string& type);
+
+ private:
+  std::unordered_map<std::string, OpSchema> ops_;
+};
+
+// Runs the reference implementation of `node` on `in` into freshly allocated
+// outputs (after inferring their shapes); used by constant folding and tests.
+std::vector<Tensor> run_reference(const Graph& graph, int node_id, std::span<const Tensor* const> in);
+
+}  // namespace lapq

@@ -1,0 +1,72 @@
+// Plan + executor: a graph compiled for fixed input shapes. Built once:
+// shapes inferred, one kernel chosen per node (fast candidates first, the
+// reference last), weights packed by the kernels, activation buffers assigned
+// from a liveness-planned arena. run() then allocates nothing.
+//
+// The quantizer uses the lower-level hooks: value(), run_nodes() (a node range
+// from buffers already filled: prefix caching) and the observer.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/op_registry.h"
+
+namespace lapq {
+
+struct PlanOptions {
+  int num_threads = 0;        // 0 = all cores (omp_get_max_threads)
+  bool allow_fast = true;     // false = reference implementations only
+  bool reuse_memory = true;   // false = every value keeps its own buffer (observers see all)
+};
+
+class Plan {
+ public:
+  // `graph` must be validated and sorted; input_shapes[i] gives the concrete
+  // shape of graph.inputs[i] (e.g. with the batch size filled in). Throws
+  // kShapeMismatch when a shape does not fit the model's declared input.
+  Plan(Graph graph, const std::vector<Shape>& input_shapes, PlanOptions options = {});
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Runs the whole graph. inputs[i] must have input_shape(i) and float32.
+  // Returns the graph outputs (copies owned by the caller).
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  // Lower level: copy inputs in, run nodes [first, last), read values.
+  void set_input(int i, const Tensor& t);
+  void run_nodes(int first, int last);
+  const Tensor& value(int value_id) const;   // buffer of a value (valid while not reused)
+  Tensor& mutable_value(int value_id);
+
+  // Called after each node ran (node id, plan). Keeps running when empty.
+  void set_observer(std::function<void(int, Plan&)> observer) { observer_ = std::move(observer); }
+
+  const Graph& graph() const { return graph_; }
+  const Shape& input_shape(int i) const;
+  int num_threads() const { return num_threads_; }
+  std::string impl_name(int node_id) const;
+  // Bytes held by activation buffers (after reuse) and by all values.
+  size_t arena_bytes() const { return arena_bytes_; }
+
+ private:
+  void plan_memory(bool reuse);
+  Graph graph_;
+  PlanOptions options_;
+  int num_threads_ = 1;
+  std::vector<std::unique_ptr<OpKernel>> kernels_;  // one per node
+  std::vector<Tensor> buffers_;                      // one per value (views into arenas when reused)
+  std::vector<std::shared_ptr<void>> arenas_;
+  size_t arena_bytes_ = 0;
+  std::function<void(int, Plan&)> observer_;
+};
+
+// Fills shapes/dtypes of every value for concrete input shapes (in node
+// order). Throws naming the node whose inference failed.
+void infer_shapes(Graph& graph, const std::vector<Shape>& input_shapes);
+
+}  // namespace lapq

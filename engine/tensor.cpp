@@ -1,0 +1,121 @@
+#include "engine/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sstream>
+
+namespace lapq {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::kF64: case DType::kI64: return 8;
+    case DType::kF32: case DType::kI32: return 4;
+    case DType::kF16: case DType::kI16: return 2;
+    case DType::kI8: case DType::kU8: case DType::kBool: return 1;
+  }
+  return 1;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "float32";
+    case DType::kF64: return "float64";
+    case DType::kF16: return "float16";
+    case DType::kI64: return "int64";
+    case DType::kI32: return "int32";
+    case DType::kI16: return "int16";
+    case DType::kI8: return "int8";
+    case DType::kU8: return "uint8";
+    case DType::kBool: return "bool";
+  }
+  return "?";
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    LAPQ_CHECK(d >= 0, ErrorCode::kInvalidModel, "shape ", shape_str(s), " has an unknown or negative dimension");
+    int64_t next;
+    LAPQ_CHECK(!__builtin_mul_overflow(n, d, &next) && next <= kMaxTensorElements, ErrorCode::kLimit,
+               "tensor of shape ", shape_str(s), " exceeds lapq's limit of ", kMaxTensorElements, " elements");
+    n = next;
+  }
+  return n;
+}
+
+bool shape_known(const Shape& s) {
+  for (int64_t d : s) if (d < 0) return false;
+  return true;
+}
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << '[';
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) os << ',';
+    if (s[i] < 0) os << '?'; else os << s[i];
+  }
+  os << ']';
+  return os.str();
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  numel_ = shape_numel(shape_);
+  size_t bytes = static_cast<size_t>(numel_) * dtype_size(dtype_);
+  size_t padded = (bytes + 63) / 64 * 64 + 64;  // room for vector over-reads
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
+  if (!p) throw Error(ErrorCode::kLimit, "out of memory allocating tensor " + shape_str(shape_));
+  std::memset(p, 0, padded);
+  storage_ = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
+}
+
+void Tensor::check_type(DType want) const {
+  LAPQ_CHECK(dtype_ == want, ErrorCode::kInternal, "tensor of dtype ", dtype_name(dtype_),
+             " accessed as ", dtype_name(want));
+}
+
+Tensor Tensor::clone() const {
+  if (empty()) return {};
+  Tensor t(dtype_, shape_);
+  std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  LAPQ_CHECK(shape_numel(shape) == numel_, ErrorCode::kShapeMismatch, "cannot reshape ", shape_str(shape_),
+             " to ", shape_str(shape));
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+template <class Out>
+static std::vector<Out> convert(const Tensor& t) {
+  std::vector<Out> v(static_cast<size_t>(t.numel()));
+  auto fill = [&](auto* p) { for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<Out>(p[i]); };
+  switch (t.dtype()) {
+    case DType::kF32: fill(t.data<float>()); break;
+    case DType::kF64: fill(t.data<double>()); break;
+    case DType::kI64: fill(t.data<int64_t>()); break;
+    case DType::kI32: fill(t.data<int32_t>()); break;
+    case DType::kI16: fill(t.data<int16_t>()); break;
+    case DType::kI8: fill(t.data<int8_t>()); break;
+    case DType::kU8: fill(t.data<uint8_t>()); break;
+    case DType::kBool: fill(t.data<bool>()); break;
+    case DType::kF16:
+      throw Error(ErrorCode::kUnsupported, "float16 tensors are not supported");
+  }
+  return v;
+}
+
+std::vector<int64_t> Tensor::to_i64() const { return convert<int64_t>(*this); }
+std::vector<float> Tensor::to_f32() const { return convert<float>(*this); }
+
+bool Tensor::equals(const Tensor& o) const {
+  if (dtype_ != o.dtype_ || shape_ != o.shape_) return false;
+  if (empty() || o.empty()) return empty() == o.empty();
+  return std::memcmp(raw(), o.raw(), nbytes()) == 0;
+}
+
+}  // namespace lapq
