@@ -70,6 +70,15 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   storage_ = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
 }
 
+Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<std::byte[]> base) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.storage_ = std::move(base);
+  return t;
+}
+
 void Tensor::check_type(DType want) const {
   LAPQ_CHECK(dtype_ == want, ErrorCode::kInternal, "tensor of dtype ", dtype_name(dtype_),
              " accessed as ", dtype_name(want));

@@ -59,6 +59,9 @@ class Tensor {
     return from<T>(std::move(shape), std::span<const T>(values.begin(), values.size()));
   }
   static Tensor scalar_f32(float v) { return from<float>({}, {v}); }
+  // A tensor over memory owned by `base` (e.g. a slot of the plan's arena);
+  // the caller guarantees base holds at least nbytes() + 64 bytes.
+  static Tensor view(DType dtype, Shape shape, std::shared_ptr<std::byte[]> base);
 
   bool empty() const { return !storage_; }
   DType dtype() const { return dtype_; }

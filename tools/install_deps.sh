@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config
   libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libstb-dev
-  libgtest-dev libbenchmark-dev nlohmann-json3-dev libonnx-testdata dataset-fashion-mnist)
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libonnx-testdata dataset-fashion-mnist)
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3-torch python3-torchvision python3-onnx python3-numpy)
 fi
