@@ -1,0 +1,248 @@
+#include "engine/onednn/conv.h"
+
+#include <cstring>
+#include <sstream>
+
+#include "engine/onednn/context.h"
+#include "engine/onednn/exec.h"
+
+namespace lapq::onednn {
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+using dims = dnnl::memory::dims;
+
+bool decline(std::string* why_not, const std::string& reason) {
+  if (why_not) *why_not = reason;
+  return false;
+}
+
+bool is_f32_4d(const Value& v) {
+  return v.dtype == DType::kF32 && v.has_shape && v.shape.size() == 4 && shape_known(v.shape);
+}
+
+// ONNX auto_pad SAME_*: total padding so that out = ceil(in / stride).
+void same_pads(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dil, bool upper, int64_t* begin,
+               int64_t* end) {
+  int64_t total = std::max<int64_t>(0, (out - 1) * stride + (k - 1) * dil + 1 - in);
+  *begin = upper ? total / 2 : total - total / 2;
+  *end = total - *begin;
+}
+
+int64_t conv_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pb, int64_t pe) {
+  return (in + pb + pe - ((k - 1) * dil + 1)) / stride + 1;
+}
+
+}  // namespace
+
+std::string ConvShape::str() const {
+  std::ostringstream os;
+  os << "N" << N << " IC" << IC << " " << H << "x" << W << " -> OC" << OC << " " << OH << "x" << OW << " k" << KH
+     << "x" << KW << " s" << stride_h << "x" << stride_w << " d" << dil_h << "x" << dil_w << " g" << groups
+     << " pads[" << pad_t << "," << pad_l << "," << pad_b << "," << pad_r << "]" << (has_bias ? " bias" : "");
+  return os.str();
+}
+
+bool resolve_conv(const KernelRequest& req, ConvShape* s, std::string* why_not) {
+  const Attributes& a = req.node.attrs;
+  if (req.in.size() < 2 || !req.in[0] || !req.in[1]) return decline(why_not, "Conv needs X and W");
+  if (req.out.empty() || !req.out[0]) return decline(why_not, "Conv output missing");
+  const Value& x = *req.in[0];
+  const Value& w = *req.in[1];
+  const Value* b = req.in.size() > 2 ? req.in[2] : nullptr;
+  const Value& y = *req.out[0];
+  if (!is_f32_4d(x)) return decline(why_not, "input is not a float32 4-D tensor of known shape");
+  if (!is_f32_4d(y)) return decline(why_not, "output is not a float32 4-D tensor of known shape");
+  if (!w.is_constant() || w.constant.dtype() != DType::kF32 || w.constant.rank() != 4)
+    return decline(why_not, "weights are not a constant float32 4-D tensor");
+  if (b && (!b->is_constant() || b->constant.dtype() != DType::kF32))
+    return decline(why_not, "bias is not a constant float32 tensor");
+
+  s->N = x.shape[0];
+  s->IC = x.shape[1];
+  s->H = x.shape[2];
+  s->W = x.shape[3];
+  s->OC = w.constant.dim(0);
+  s->KH = w.constant.dim(2);
+  s->KW = w.constant.dim(3);
+  s->groups = a.get_int("group", 1);
+  s->OH = y.shape[2];
+  s->OW = y.shape[3];
+  s->has_bias = b != nullptr;
+  if (s->groups < 1 || s->OC % s->groups != 0 || w.constant.dim(1) * s->groups != s->IC)
+    return decline(why_not, "channels do not match the weights and group");
+  if (y.shape[0] != s->N || y.shape[1] != s->OC) return decline(why_not, "output shape does not match N / OC");
+  if (b && b->constant.numel() != s->OC) return decline(why_not, "bias size is not OC");
+  auto ks = a.get_ints("kernel_shape", {s->KH, s->KW});
+  if (ks.size() != 2 || ks[0] != s->KH || ks[1] != s->KW)
+    return decline(why_not, "kernel_shape does not match the weights");
+  auto strides = a.get_ints("strides", {1, 1});
+  auto dil = a.get_ints("dilations", {1, 1});
+  if (strides.size() != 2 || dil.size() != 2) return decline(why_not, "strides / dilations are not 2-D");
+  s->stride_h = strides[0];
+  s->stride_w = strides[1];
+  s->dil_h = dil[0];
+  s->dil_w = dil[1];
+  if (s->stride_h < 1 || s->stride_w < 1 || s->dil_h < 1 || s->dil_w < 1)
+    return decline(why_not, "non-positive stride or dilation");
+
+  const std::string auto_pad = a.get_string("auto_pad", "NOTSET");
+  if (auto_pad == "NOTSET") {
+    auto pads = a.get_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) return decline(why_not, "pads is not 4 values");
+    s->pad_t = pads[0];
+    s->pad_l = pads[1];
+    s->pad_b = pads[2];
+    s->pad_r = pads[3];
+  } else if (auto_pad == "VALID") {
+    s->pad_t = s->pad_l = s->pad_b = s->pad_r = 0;
+  } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    bool upper = auto_pad == "SAME_UPPER";
+    same_pads(s->H, s->OH, s->KH, s->stride_h, s->dil_h, upper, &s->pad_t, &s->pad_b);
+    same_pads(s->W, s->OW, s->KW, s->stride_w, s->dil_w, upper, &s->pad_l, &s->pad_r);
+  } else {
+    return decline(why_not, "unknown auto_pad '" + auto_pad + "'");
+  }
+  if (s->pad_t < 0 || s->pad_l < 0 || s->pad_b < 0 || s->pad_r < 0) return decline(why_not, "negative pads");
+  if (conv_out(s->H, s->KH, s->stride_h, s->dil_h, s->pad_t, s->pad_b) != s->OH ||
+      conv_out(s->W, s->KW, s->stride_w, s->dil_w, s->pad_l, s->pad_r) != s->OW)
+    return decline(why_not, "output spatial size does not follow from pads/strides (" + s->str() + ")");
+  if (s->OH < 1 || s->OW < 1) return decline(why_not, "empty output");
+  return true;
+}
+
+// Measured per layer (bench_onednn_conv, docs/fp32-path.md): oneDNN's NCHW
+// implementation is a gemm; it matches the native brgconv for 1x1 stride-1
+// convolutions with many input channels on a large enough plane, where the
+// two layout conversions of the native path would cost more than they save.
+// Everything else (3x3, strided, depthwise, the 3-channel stem, few input
+// channels) runs 2-50x faster in the native layout even with both reorders.
+ConvLayout choose_conv_layout(const ConvShape& s) {
+  bool pointwise = s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.groups == 1 &&
+                   s.pad_t == 0 && s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
+  if (pointwise && s.IC >= 128 && s.OH * s.OW >= 196) return ConvLayout::kPlain;
+  return ConvLayout::kNative;
+}
+
+namespace {
+
+class ConvKernel final : public OpKernel {
+ public:
+  ConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act, int num_threads,
+             ConvLayout layout) {
+    ScopedThreads threads(num_threads);
+    auto& eng = cpu_engine();
+    if (layout == ConvLayout::kAuto) layout = choose_conv_layout(s);
+
+    const dims src_dims{s.N, s.IC, s.H, s.W}, dst_dims{s.N, s.OC, s.OH, s.OW};
+    const dims wei_dims = s.groups == 1 ? dims{s.OC, s.IC, s.KH, s.KW}
+                                        : dims{s.groups, s.OC / s.groups, s.IC / s.groups, s.KH, s.KW};
+    const dnnl::memory::desc src_user_md(src_dims, dt::f32, tag::nchw), dst_user_md(dst_dims, dt::f32, tag::nchw);
+    const tag act_tag = layout == ConvLayout::kPlain ? tag::nchw : tag::any;
+    const dnnl::memory::desc bias_md({s.OC}, dt::f32, tag::a);
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+        dnnl::memory::desc(src_dims, dt::f32, act_tag), dnnl::memory::desc(wei_dims, dt::f32, tag::any),
+        s.has_bias ? bias_md : dnnl::memory::desc(), dnnl::memory::desc(dst_dims, dt::f32, act_tag),
+        {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_t, s.pad_l}, {s.pad_b, s.pad_r});
+    dnnl::convolution_forward::primitive_desc pd(desc, make_attr(act), eng);
+    conv_ = dnnl::convolution_forward(pd);
+
+    // Weights: plain (g)oihw -> the primitive's format, once.
+    const dnnl::memory::desc wei_user_md(wei_dims, dt::f32, s.groups == 1 ? tag::oihw : tag::goihw);
+    dnnl::memory wei_user(wei_user_md, eng, const_cast<float*>(wei));
+    wei_ = dnnl::memory(pd.weights_desc(), eng);
+    dnnl::reorder(wei_user, wei_).execute(cpu_stream(), wei_user, wei_);
+    cpu_stream().wait();
+    if (s.has_bias) {
+      bias_ = dnnl::memory(bias_md, eng);
+      std::memcpy(bias_.get_data_handle(), bias, sizeof(float) * s.OC);
+    }
+
+    // Activations: user memories point at the engine's NCHW tensors (bound
+    // per run); native ones live in the shared workspace.
+    src_user_ = dnnl::memory(src_user_md, eng, DNNL_MEMORY_NONE);
+    dst_user_ = dnnl::memory(dst_user_md, eng, DNNL_MEMORY_NONE);
+    size_t ws = 0;
+    if (pd.src_desc() != src_user_md) {
+      src_ = dnnl::memory(pd.src_desc(), eng, DNNL_MEMORY_NONE);
+      src_.offset = ws;
+      ws += align64(pd.src_desc().get_size());
+      to_native_ = dnnl::reorder(src_user_.mem, src_.mem);
+    } else {
+      src_ = src_user_;
+    }
+    if (pd.dst_desc() != dst_user_md) {
+      dst_ = dnnl::memory(pd.dst_desc(), eng, DNNL_MEMORY_NONE);
+      dst_.offset = ws;
+      ws += align64(pd.dst_desc().get_size());
+      from_native_ = dnnl::reorder(dst_.mem, dst_user_.mem);
+    } else {
+      dst_ = dst_user_;
+    }
+    scratch_ = dnnl::memory(pd.scratchpad_desc(), eng, DNNL_MEMORY_NONE);
+    scratch_.offset = ws;
+    ws += align64(pd.scratchpad_desc().get_size());
+    workspace_bytes_ = ws;
+    if (ws) Workspace::get().reserve(ws);
+
+    const bool native = layout == ConvLayout::kNative;
+    const bool nhwc = pd.src_desc() == dnnl::memory::desc(src_dims, dt::f32, tag::nhwc);
+    name_ = "onednn:" + impl_info(pd) + (native ? (nhwc ? "(nhwc+reorders)" : "(blocked+reorders)") : "(nchw)");
+  }
+
+  void run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
+    std::byte* ws = nullptr;
+    Workspace::Lease lease;
+    if (workspace_bytes_) {
+      lease = Workspace::get().acquire();
+      ws = lease.data;
+    }
+    src_user_.bind(const_cast<void*>(in[0]->raw()), nullptr);
+    dst_user_.bind(out[0]->raw(), nullptr);
+    if (to_native_) src_.bind(nullptr, ws);
+    if (from_native_) dst_.bind(nullptr, ws);
+    scratch_.bind(nullptr, ws);
+    if (to_native_) execute(to_native_, {{DNNL_ARG_FROM, src_user_.mem}, {DNNL_ARG_TO, src_.mem}});
+    execute(conv_, {{DNNL_ARG_SRC, src_.mem},
+                    {DNNL_ARG_WEIGHTS, wei_},
+                    {DNNL_ARG_BIAS, bias_},
+                    {DNNL_ARG_DST, dst_.mem},
+                    {DNNL_ARG_SCRATCHPAD, scratch_.mem}});
+    if (from_native_) execute(from_native_, {{DNNL_ARG_FROM, dst_.mem}, {DNNL_ARG_TO, dst_user_.mem}});
+  }
+
+  std::string impl_name() const override { return name_; }
+  bool fuses_activation() const override { return true; }
+
+ private:
+  dnnl::convolution_forward conv_;
+  dnnl::reorder to_native_, from_native_;  // empty when the primitive takes NCHW
+  BoundMemory src_user_, dst_user_, src_, dst_, scratch_;
+  dnnl::memory wei_, bias_;
+  size_t workspace_bytes_ = 0;
+  std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
+                                    const FusedActivation& act, int num_threads, ConvLayout layout) {
+  return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout);
+}
+
+std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not) {
+  ConvShape s;
+  if (!resolve_conv(req, &s, why_not)) return nullptr;
+  const float* bias = s.has_bias ? req.in[2]->constant.data<float>() : nullptr;
+  try {
+    return make_conv(s, req.in[1]->constant.data<float>(), bias, req.node.activation, req.num_threads);
+  } catch (const dnnl::error& e) {
+    if (why_not) *why_not = std::string("oneDNN declined: ") + e.what();
+    return nullptr;
+  }
+}
+
+}  // namespace lapq::onednn

@@ -1,0 +1,52 @@
+// FP32 Conv (2-D, groups / depthwise, dilation, asymmetric pads, auto_pad,
+// optional bias, fused activation) through oneDNN's convolution primitive.
+//
+// Engine activations are plain NCHW. Per layer the kernel runs one of:
+//   kPlain: oneDNN convolution directly on NCHW src/dst (oneDNN picks its
+//           gemm-based implementation): no layout conversion;
+//   kNative: src/dst in the layout oneDNN prefers (format_tag::any, NHWC on
+//           AVX-512 with oneDNN 2.6: brgconv), with reorders NCHW -> native
+//           before and native -> NCHW after, in the shared Workspace.
+// kAuto picks per shape (see choose_conv_layout; numbers in docs/fp32-path.md).
+// Weights are reordered once, at construction, into the primitive's format.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/op_registry.h"
+
+namespace lapq::onednn {
+
+enum class ConvLayout { kAuto, kPlain, kNative };
+
+// One 2-D convolution, everything resolved (pads from auto_pad, group dims).
+struct ConvShape {
+  int64_t N = 1, IC = 0, H = 0, W = 0;
+  int64_t OC = 0, OH = 0, OW = 0;
+  int64_t KH = 1, KW = 1, groups = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dil_h = 1, dil_w = 1;  // ONNX convention: 1 = dense
+  int64_t pad_t = 0, pad_l = 0, pad_b = 0, pad_r = 0;
+  bool has_bias = false;
+  std::string str() const;
+};
+
+// Resolves a Conv node's attributes and value shapes into a ConvShape, or
+// returns false with the reason in *why_not (non-float, non-constant or
+// unknown-shape weights, rank != 4, inconsistent output shape, ...).
+bool resolve_conv(const KernelRequest& req, ConvShape* shape, std::string* why_not);
+
+// The layout kAuto resolves to for this shape.
+ConvLayout choose_conv_layout(const ConvShape& s);
+
+// wei: (OC, IC/groups, KH, KW) float32, bias: (OC) or nullptr. Both are read
+// during construction only (the kernel keeps its own reordered copy).
+std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
+                                    const FusedActivation& act, int num_threads,
+                                    ConvLayout layout = ConvLayout::kAuto);
+
+// The KernelFactory registered for Conv.
+std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not);
+
+}  // namespace lapq::onednn

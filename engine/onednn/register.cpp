@@ -1,0 +1,18 @@
+#include "engine/onednn/register.h"
+
+#include "engine/onednn/conv.h"
+#include "engine/onednn/matmul.h"
+
+namespace lapq::onednn {
+
+void register_kernels(OpRegistry& registry) {
+  auto add = [&](const char* op, KernelFactory f) {
+    // The op may be absent from a reduced table (tests): nothing to extend then.
+    if (OpSchema* s = registry.find_mutable(op)) s->fast.push_back(FastCandidate{"onednn", std::move(f)});
+  };
+  add("Conv", create_conv_kernel);
+  add("Gemm", create_gemm_kernel);
+  add("MatMul", create_matmul_kernel);
+}
+
+}  // namespace lapq::onednn
