@@ -1,0 +1,271 @@
+// PackedConv: parameter checks, weight packing and the convolution drivers.
+//   GEMM path: M = N*OH*OW output pixels, K = KH*KW*IC/groups, N = OC/groups.
+//     1x1 / stride 1 / no padding (with K already padded) reads src rows in
+//     place; everything else builds im2col tiles of at most ~256 KiB per work
+//     item (never a full im2col copy). Work items = (group, M chunk, OC range).
+//   Depthwise path: an indirection buffer of tap pointers per output row.
+#include "kernels/conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "engine/error.h"
+
+namespace lapq {
+
+std::string ConvParams::str() const {
+  return detail::cat("IC=", IC, " OC=", OC, " K=", KH, "x", KW, " stride=", stride_h, "x", stride_w, " pad=", pad_top,
+                     ",", pad_left, ",", pad_bottom, ",", pad_right, " dil=", dilation_h, "x", dilation_w,
+                     " groups=", groups);
+}
+
+PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(p), isa_(isa) {
+  const std::string where = " (PackedConv " + p.str() + ")";
+  LAPQ_CHECK(p.IC > 0 && p.OC > 0 && p.KH > 0 && p.KW > 0 && p.groups > 0, ErrorCode::kInvalidArgument,
+             "convolution sizes must be positive", where);
+  LAPQ_CHECK(p.IC % p.groups == 0 && p.OC % p.groups == 0, ErrorCode::kInvalidArgument,
+             "IC and OC must be multiples of groups", where);
+  LAPQ_CHECK(p.stride_h > 0 && p.stride_w > 0 && p.dilation_h > 0 && p.dilation_w > 0, ErrorCode::kInvalidArgument,
+             "stride and dilation must be positive", where);
+  LAPQ_CHECK(p.pad_top >= 0 && p.pad_left >= 0 && p.pad_bottom >= 0 && p.pad_right >= 0,
+             ErrorCode::kInvalidArgument, "padding must be non-negative", where);
+  LAPQ_CHECK(w.wei != nullptr, ErrorCode::kInvalidArgument, "weights are missing", where);
+  LAPQ_CHECK(w.bits >= 2 && w.bits <= 8, ErrorCode::kInvalidArgument, "weight bit width ", w.bits,
+             " is not in 2..8", where);
+  LAPQ_CHECK(w.src_zero_point >= 0 && w.src_zero_point <= 255, ErrorCode::kInvalidArgument,
+             "source zero point ", w.src_zero_point, " is not in [0, 255]", where);
+  za_ = w.src_zero_point;
+  icg_ = p.IC / p.groups;
+  ocg_ = p.OC / p.groups;
+  k_ = p.KH * p.KW * icg_;
+  const int64_t lo = -(int64_t{1} << (w.bits - 1)), hi = (int64_t{1} << (w.bits - 1)) - 1;
+  const size_t nw = size_t(p.OC) * k_;
+  for (size_t i = 0; i < nw; ++i)
+    LAPQ_CHECK(w.wei[i] >= lo && w.wei[i] <= hi, ErrorCode::kInvalidArgument, "weight ", int(w.wei[i]), " at index ",
+               i, " does not fit ", w.bits, " bits", where);
+  int4_ = w.bits <= 4;
+  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1;
+  // Overflow bound: |acc| <= K*255*128 + |bias| (x16 for the nibble kernels).
+  int64_t max_bias = 0;
+  if (w.bias)
+    for (int oc = 0; oc < p.OC; ++oc) max_bias = std::max<int64_t>(max_bias, std::abs(int64_t{w.bias[oc]}));
+  const int64_t bound = int64_t{k_} * 255 * 128 + max_bias * (int4_ ? 16 : 1);
+  LAPQ_CHECK(bound <= std::numeric_limits<int32_t>::max(), ErrorCode::kLimit, "K=", k_, " and |bias|<=", max_bias,
+             " could overflow the int32 accumulators", where);
+  if (w.wei_zero_point) wei_zp_.assign(w.wei_zero_point, w.wei_zero_point + p.OC);
+  zero_row_.assign(p.IC, static_cast<uint8_t>(za_));
+
+  if (depthwise_) {
+    dw_ = &dw_config(isa);
+    packed_size_ = dw_packed_bytes(dw_->layout, p.OC, size_t(p.KH) * p.KW);
+  } else {
+    gemm_ = &gemm_config(isa, int4_);
+    kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, k_));
+    block_bytes_ = gemm_block_bytes(gemm_->layout, k_);
+    group_bytes_ = block_bytes_ * ((ocg_ + 15) / 16);
+    packed_size_ = group_bytes_ * p.groups;
+  }
+  packed_.assign(packed_size_ + 64, 0);
+  packed_offset_ = (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
+  uint8_t* dst = packed_.data() + packed_offset_;
+  if (depthwise_) {
+    pack_dw_weights(dw_->layout, p.OC, size_t(p.KH) * p.KW, w.wei, w.bias, za_, dst);
+  } else {
+    for (int g = 0; g < p.groups; ++g)
+      pack_gemm_weights(gemm_->layout, ocg_, k_, w.wei + size_t(g) * ocg_ * k_, w.bias ? w.bias + g * ocg_ : nullptr,
+                        za_, dst + g * group_bytes_);
+  }
+}
+
+std::vector<int8_t> PackedConv::unpack(std::vector<int32_t>* bias) const {
+  std::vector<int8_t> wei(size_t(p_.OC) * k_);
+  std::vector<int32_t> b(p_.OC);
+  if (depthwise_) {
+    unpack_dw_weights(dw_->layout, p_.OC, size_t(p_.KH) * p_.KW, packed(), za_, wei.data(), b.data());
+  } else {
+    for (int g = 0; g < p_.groups; ++g)
+      unpack_gemm_weights(gemm_->layout, ocg_, k_, packed() + g * group_bytes_, za_, wei.data() + size_t(g) * ocg_ * k_,
+                          b.data() + g * ocg_);
+  }
+  if (bias) *bias = std::move(b);
+  return wei;
+}
+
+void PackedConv::run(const uint8_t* src, int N, int H, int W, uint8_t* dst, const RequantU8& out) const {
+  LAPQ_CHECK(out.scale != nullptr, ErrorCode::kInvalidArgument, "RequantU8.scale is missing (", p_.str(), ")");
+  LAPQ_CHECK(out.zero_point >= 0 && out.zero_point <= 255 && out.qmin >= 0 && out.qmin <= out.qmax && out.qmax <= 255,
+             ErrorCode::kInvalidArgument, "bad output quantization: zero_point=", out.zero_point, " qmin=", out.qmin,
+             " qmax=", out.qmax, " (", p_.str(), ")");
+  GemmEpilogue ep;
+  ep.scale = out.scale;
+  ep.bias = out.bias;
+  ep.zp = out.zero_point;
+  ep.lo = static_cast<float>(out.qmin - out.zero_point);
+  ep.hi = static_cast<float>(out.qmax - out.zero_point);
+  ep.f32_out = false;
+  run_impl(src, N, H, W, dst, ep);
+}
+
+void PackedConv::run(const uint8_t* src, int N, int H, int W, float* dst, const DequantF32& out) const {
+  LAPQ_CHECK(out.scale != nullptr, ErrorCode::kInvalidArgument, "DequantF32.scale is missing (", p_.str(), ")");
+  GemmEpilogue ep;
+  ep.scale = out.scale;
+  ep.bias = out.bias;
+  ep.f32_out = true;
+  run_impl(src, N, H, W, dst, ep);
+}
+
+void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep) const {
+  LAPQ_CHECK(src && dst, ErrorCode::kInvalidArgument, "null src/dst (", p_.str(), ")");
+  LAPQ_CHECK(N > 0 && H > 0 && W > 0 && p_.out_h(H) > 0 && p_.out_w(W) > 0, ErrorCode::kShapeMismatch,
+             "input N=", N, " H=", H, " W=", W, " gives an empty output (", p_.str(), ")");
+  ep.wei_zp = wei_zp_.empty() ? nullptr : wei_zp_.data();
+  if (depthwise_)
+    run_dw(src, N, H, W, dst, ep);
+  else
+    run_gemm(src, N, H, W, dst, ep);
+}
+
+namespace {
+
+// Per-thread scratch that only grows (no allocation once warm).
+struct Scratch {
+  std::vector<uint8_t> tile;
+  std::vector<int32_t> rowsum;
+  std::vector<const uint8_t*> ptrs;
+};
+thread_local Scratch t_scratch;
+
+}  // namespace
+
+void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+  const GemmConfig& cfg = *gemm_;
+  const int OH = p_.out_h(H), OW = p_.out_w(W);
+  const int64_t M = int64_t{N} * OH * OW;
+  const size_t esz_a = cfg.a_u16 ? 2 : 1, esz_d = ep.f32_out ? 4 : 1;
+  const bool direct = p_.KH == 1 && p_.KW == 1 && p_.stride_h == 1 && p_.stride_w == 1 && p_.pad_top == 0 &&
+                      p_.pad_left == 0 && p_.pad_bottom == 0 && p_.pad_right == 0 && !cfg.a_u16 && kp_ == k_;
+  const bool need_rowsum = ep.wei_zp != nullptr;
+  // M chunk: a tile of at most ~256 KiB (stays in L2 while the OC loop reuses it).
+  const int64_t mr = cfg.mr;
+  int64_t mc = std::max<int64_t>(mr, (256 * 1024 / (int64_t(kp_) * esz_a)) / mr * mr);
+  mc = std::min<int64_t>(mc, (M + mr - 1) / mr * mr);
+  const int64_t mchunks = (M + mc - 1) / mc;
+  const int64_t nchunks = (ocg_ + cfg.nr - 1) / cfg.nr;
+  const int threads = omp_get_max_threads();
+  const int64_t items_m = int64_t{p_.groups} * mchunks;
+  int64_t nsplit = 1;
+  if (threads > 1 && items_m < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
+  const int64_t items = items_m * nsplit;
+  const uint8_t* wpk = packed();
+
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t split = item % nsplit, mi = (item / nsplit) % mchunks, g = item / nsplit / mchunks;
+    const int64_t m0 = mi * mc, mcount = std::min(mc, M - m0);
+    const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;  // nr-chunk range
+    Scratch& s = t_scratch;
+    const uint8_t* a;
+    size_t a_stride;
+    if (direct) {
+      a = src + m0 * p_.IC + g * icg_;
+      a_stride = p_.IC;
+      if (need_rowsum) {
+        if (s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+        for (int64_t r = 0; r < mcount; ++r) {
+          const uint8_t* row = a + r * a_stride;
+          int32_t sum = 0;
+          for (int k = 0; k < k_; ++k) sum += row[k];
+          s.rowsum[r] = sum - k_ * za_;
+        }
+      }
+    } else {
+      a_stride = size_t(kp_) * esz_a;
+      if (s.tile.size() < size_t(mcount) * a_stride + 64) s.tile.resize(size_t(mcount) * a_stride + 64);
+      if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+      uint8_t* tile = s.tile.data();  // (mcount, Kp) u8 or u16
+      for (int64_t r = 0; r < mcount; ++r) {
+        const int64_t m = m0 + r;
+        const int64_t n = m / (int64_t{OH} * OW), oh = (m / OW) % OH, ow = m % OW;
+        uint8_t* row8 = tile + r * a_stride;
+        int kpos = 0;
+        for (int kh = 0; kh < p_.KH; ++kh) {
+          const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+          for (int kw = 0; kw < p_.KW; ++kw, kpos += icg_) {
+            const int64_t iw = ow * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
+            const uint8_t* px = (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    ? zero_row_.data()
+                                    : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+            if (cfg.a_u16) {
+              uint16_t* row16 = reinterpret_cast<uint16_t*>(row8) + kpos;
+              for (int c = 0; c < icg_; ++c) row16[c] = px[c];
+            } else {
+              std::memcpy(row8 + kpos, px, icg_);
+            }
+          }
+        }
+        std::memset(row8 + size_t(k_) * esz_a, 0, size_t(kp_ - k_) * esz_a);  // K padding (zero weights)
+        if (need_rowsum) {
+          int32_t sum = 0;
+          if (cfg.a_u16)
+            for (int k = 0; k < k_; ++k) sum += reinterpret_cast<const uint16_t*>(row8)[k];
+          else
+            for (int k = 0; k < k_; ++k) sum += row8[k];
+          s.rowsum[r] = sum - k_ * za_;
+        }
+      }
+      a = tile;
+    }
+    for (int64_t nci = nc0; nci < nc1; ++nci) {
+      const int64_t n0 = nci * cfg.nr, nc = std::min<int64_t>(cfg.nr, ocg_ - n0);
+      const int64_t oc0 = g * ocg_ + n0;
+      GemmEpilogue e = ep;
+      e.scale += oc0;
+      if (e.bias) e.bias += oc0;
+      if (e.wei_zp) e.wei_zp += oc0;
+      const uint8_t* wblk = wpk + g * group_bytes_ + (n0 / 16) * block_bytes_;
+      for (int64_t r = 0; r < mcount; r += mr) {
+        e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
+        uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        cfg.ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, block_bytes_, d, p_.OC, &e);
+      }
+    }
+  }
+}
+
+void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+  const DwConfig& cfg = *dw_;
+  const int OH = p_.out_h(H), OW = p_.out_w(W);
+  const size_t taps = size_t(p_.KH) * p_.KW, tp = dw_padded_taps(cfg.layout, taps);
+  const size_t esz_d = ep.f32_out ? 4 : 1;
+  const int64_t rows = int64_t{N} * OH;
+  const int threads = omp_get_max_threads();
+  const uint8_t* wpk = packed();
+
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && rows > 1)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t n = row / OH, oh = row % OH;
+    Scratch& s = t_scratch;
+    if (s.ptrs.size() < size_t(OW) * tp) s.ptrs.resize(size_t(OW) * tp);
+    const uint8_t** ptrs = s.ptrs.data();  // (OW, Tp) input pixels
+    for (int ow = 0; ow < OW; ++ow) {
+      const uint8_t** pp = ptrs + size_t(ow) * tp;
+      size_t t = 0;
+      for (int kh = 0; kh < p_.KH; ++kh) {
+        const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+        for (int kw = 0; kw < p_.KW; ++kw, ++t) {
+          const int64_t iw = int64_t{ow} * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
+          pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC;
+        }
+      }
+      for (; t < tp; ++t) pp[t] = zero_row_.data();  // padded taps have zero weights
+    }
+    uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
+    cfg.ukernel(p_.OC, OW, taps, ptrs, wpk, za_, d, p_.OC, &ep);
+  }
+}
+
+}  // namespace lapq

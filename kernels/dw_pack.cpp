@@ -1,0 +1,88 @@
+// Depthwise weight packers (layouts in kernels/dwconv.h) and the config table.
+#include <cstring>
+
+#include "engine/error.h"
+#include "kernels/dwconv.h"
+
+namespace lapq {
+
+const DwConfig& dw_config(Isa isa) {
+  static const DwConfig scalar{"u8s8_dwconv_c16__scalar", Isa::scalar, DwLayout::c16_s8, u8s8_dwconv_c16__scalar};
+  static const DwConfig avx2{"u8s8_dwconv_c8__avx2", Isa::avx2, DwLayout::c16_s8, u8s8_dwconv_c8__avx2};
+  static const DwConfig vnni{"u8s8_dwconv_c64t4__avx512vnni", Isa::avx512vnni, DwLayout::c64t4_s8,
+                             u8s8_dwconv_c64t4__avx512vnni};
+  LAPQ_CHECK(static_cast<int>(isa) <= static_cast<int>(host_isa()), ErrorCode::kUnsupported,
+             "dw_config: ISA ", isa_name(isa), " is not supported by this CPU");
+  switch (isa) {
+    case Isa::scalar: return scalar;
+    case Isa::avx2:
+    case Isa::avx512: return avx2;  // no separate AVX-512 (non-VNNI) depthwise kernel
+    case Isa::avx512vnni: return vnni;
+  }
+  return scalar;
+}
+
+size_t dw_padded_taps(DwLayout layout, size_t taps) {
+  return layout == DwLayout::c64t4_s8 ? (taps + 3) / 4 * 4 : taps;
+}
+
+size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t taps) {
+  if (layout == DwLayout::c16_s8) {
+    const size_t cp = (channels + 15) / 16 * 16;
+    return cp * 4 + cp * taps;
+  }
+  const size_t blocks = (channels + 63) / 64, tp = dw_padded_taps(layout, taps);
+  return blocks * (256 + 64 * tp);
+}
+
+namespace {
+// Byte offset of w[c][t] and of bias[c] in the packed buffer.
+size_t w_offset(DwLayout layout, size_t channels, size_t taps, size_t c, size_t t) {
+  if (layout == DwLayout::c16_s8) {
+    const size_t cp = (channels + 15) / 16 * 16;
+    return cp * 4 + t * cp + c;
+  }
+  const size_t tp = dw_padded_taps(layout, taps), bb = 256 + 64 * tp;
+  const size_t cc = c % 64, L = cc / 16, i = (cc % 16) / 4, j = cc % 4;
+  return (c / 64) * bb + 256 + (t / 4) * 256 + i * 64 + L * 16 + j * 4 + t % 4;
+}
+size_t bias_offset(DwLayout layout, size_t channels, size_t taps, size_t c) {
+  if (layout == DwLayout::c16_s8) return c * 4;
+  const size_t bb = 256 + 64 * dw_padded_taps(layout, taps);
+  return (c / 64) * bb + (c % 64) * 4;
+}
+}  // namespace
+
+void pack_dw_weights(DwLayout layout, size_t channels, size_t taps, const int8_t* w, const int32_t* bias,
+                     int32_t za, void* dst) {
+  auto* out = static_cast<uint8_t*>(dst);
+  std::memset(out, 0, dw_packed_bytes(layout, channels, taps));
+  for (size_t c = 0; c < channels; ++c) {
+    int64_t sum = 0;
+    for (size_t t = 0; t < taps; ++t) {
+      const int8_t v = w[c * taps + t];
+      sum += v;
+      out[w_offset(layout, channels, taps, c, t)] = static_cast<uint8_t>(v);
+    }
+    const int32_t folded = static_cast<int32_t>((bias ? int64_t{bias[c]} : 0) - int64_t{za} * sum);
+    std::memcpy(out + bias_offset(layout, channels, taps, c), &folded, 4);
+  }
+}
+
+void unpack_dw_weights(DwLayout layout, size_t channels, size_t taps, const void* packed, int32_t za,
+                       int8_t* w, int32_t* bias) {
+  const auto* in = static_cast<const uint8_t*>(packed);
+  for (size_t c = 0; c < channels; ++c) {
+    int64_t sum = 0;
+    for (size_t t = 0; t < taps; ++t) {
+      const int8_t v = static_cast<int8_t>(in[w_offset(layout, channels, taps, c, t)]);
+      w[c * taps + t] = v;
+      sum += v;
+    }
+    int32_t folded;
+    std::memcpy(&folded, in + bias_offset(layout, channels, taps, c), 4);
+    bias[c] = static_cast<int32_t>(folded + int64_t{za} * sum);
+  }
+}
+
+}  // namespace lapq

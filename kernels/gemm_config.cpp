@@ -1,0 +1,36 @@
+// The kernel+packer table: one GemmConfig per (ISA, weight container).
+// Operators ask gemm_config(); they never name an ISA themselves.
+#include "engine/error.h"
+#include "kernels/gemm.h"
+
+namespace lapq {
+
+const GemmConfig& gemm_config(Isa isa, bool int4) {
+  static const GemmConfig scalar8{"u8s8_gemm_1x16c4__scalar", Isa::scalar, GemmLayout::n16c4_s8,
+                                  u8s8_gemm_1x16c4__scalar, 1, 16, 4, false};
+  static const GemmConfig scalar4{"u8s4_gemm_1x16c8__scalar", Isa::scalar, GemmLayout::n16c8_s4,
+                                  u8s4_gemm_1x16c8__scalar, 1, 16, 8, false};
+  static const GemmConfig avx2_8{"u16s16_gemm_6x16c2__avx2", Isa::avx2, GemmLayout::n16c2_s16,
+                                 u16s16_gemm_6x16c2__avx2, 6, 16, 2, true};
+  static const GemmConfig avx2_4{"u16s4_gemm_6x16c2__avx2", Isa::avx2, GemmLayout::n16c2_s4,
+                                 u16s4_gemm_6x16c2__avx2, 6, 16, 2, true};
+  static const GemmConfig avx512_8{"u16s16_gemm_8x32c2__avx512", Isa::avx512, GemmLayout::n16c2_s16,
+                                   u16s16_gemm_8x32c2__avx512, 8, 32, 2, true};
+  static const GemmConfig avx512_4{"u16s4_gemm_8x32c2__avx512", Isa::avx512, GemmLayout::n16c2_s4,
+                                   u16s4_gemm_8x32c2__avx512, 8, 32, 2, true};
+  static const GemmConfig vnni8{"u8s8_gemm_8x32c4__avx512vnni", Isa::avx512vnni, GemmLayout::n16c4_s8,
+                                u8s8_gemm_8x32c4__avx512vnni, 8, 32, 4, false};
+  static const GemmConfig vnni4{"u8s4_gemm_8x32c8__avx512vnni", Isa::avx512vnni, GemmLayout::n16c8_s4,
+                                u8s4_gemm_8x32c8__avx512vnni, 8, 32, 8, false};
+  LAPQ_CHECK(static_cast<int>(isa) <= static_cast<int>(host_isa()), ErrorCode::kUnsupported,
+             "gemm_config: ISA ", isa_name(isa), " is not supported by this CPU (host: ", isa_name(host_isa()), ")");
+  switch (isa) {
+    case Isa::scalar: return int4 ? scalar4 : scalar8;
+    case Isa::avx2: return int4 ? avx2_4 : avx2_8;
+    case Isa::avx512: return int4 ? avx512_4 : avx512_8;
+    case Isa::avx512vnni: return int4 ? vnni4 : vnni8;
+  }
+  return scalar8;
+}
+
+}  // namespace lapq

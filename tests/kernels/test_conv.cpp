@@ -1,0 +1,280 @@
+// PackedConv (active ISA) against the naive conv_reference, bit for bit, over
+// awkward shapes: C = 1, 3, 17; H = W = 1; odd sizes with stride 2; groups;
+// depthwise; dilation; asymmetric pads; int4; weight zero points; f32 output.
+// Also: thread-count determinism, weight round trip, clear errors.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "engine/error.h"
+#include "kernels/conv.h"
+#include "kernels/reference.h"
+
+using namespace lapq;
+
+namespace {
+
+struct ConvCase {
+  int N = 1, H = 5, W = 5;
+  ConvParams p;
+  int bits = 8;
+  int32_t za = 0, zp = 0, qmin = 0, qmax = 255;
+  bool wzp = false, f32 = false, bias_f = false;
+  uint32_t seed = 1;
+  std::string str() const {
+    std::ostringstream os;
+    os << "N=" << N << " H=" << H << " W=" << W << " " << p.str() << " bits=" << bits << " za=" << za << " zp=" << zp
+       << " q=[" << qmin << "," << qmax << "] wzp=" << wzp << " f32=" << f32 << " bias_f=" << bias_f << " seed=" << seed;
+    return os.str();
+  }
+};
+
+ConvParams make(int IC, int OC, int K, int stride = 1, int pad = 0, int groups = 1, int dil = 1) {
+  ConvParams p;
+  p.IC = IC, p.OC = OC, p.KH = p.KW = K, p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = pad;
+  p.groups = groups, p.dilation_h = p.dilation_w = dil;
+  return p;
+}
+
+struct Layer {
+  std::vector<int8_t> wei;
+  std::vector<int32_t> bias;
+  std::vector<float> wzp, scale, fbias;
+  std::vector<uint8_t> src;
+  ConvWeights weights(const ConvCase& c) const {
+    ConvWeights w;
+    w.wei = wei.data(), w.bits = c.bits, w.bias = bias.data();
+    w.wei_zero_point = c.wzp ? wzp.data() : nullptr;
+    w.src_zero_point = c.za;
+    return w;
+  }
+};
+
+Layer make_layer(const ConvCase& c) {
+  std::mt19937 rng(c.seed);
+  const int lo = -(1 << (c.bits - 1)), hi = (1 << (c.bits - 1)) - 1;
+  std::uniform_int_distribution<int> wd(lo, hi), ad(0, 255), bd(-3000, 3000);
+  std::uniform_real_distribution<float> zw(-1.5f, 1.5f), fb(-20.f, 20.f);
+  Layer l;
+  const int K = c.p.KH * c.p.KW * (c.p.IC / c.p.groups);
+  l.wei.resize(size_t(c.p.OC) * K);
+  for (auto& v : l.wei) v = static_cast<int8_t>(wd(rng));
+  l.bias.resize(c.p.OC);
+  for (auto& v : l.bias) v = bd(rng);
+  l.src.resize(size_t(c.N) * c.H * c.W * c.p.IC);
+  for (auto& v : l.src) v = static_cast<uint8_t>(ad(rng));
+  l.wzp.resize(c.p.OC);
+  l.fbias.resize(c.p.OC);
+  for (int oc = 0; oc < c.p.OC; ++oc) l.wzp[oc] = zw(rng), l.fbias[oc] = fb(rng);
+  // Pilot run (scale 1, no bias): centre each channel with the int32 bias and pick
+  // the scale from its range, so u8 outputs spread instead of all saturating.
+  const int OH = c.p.out_h(c.H), OW = c.p.out_w(c.W), P = c.N * OH * OW;
+  std::vector<float> ones(c.p.OC, 1.f), pilot(size_t(P) * c.p.OC);
+  ConvWeights pw;
+  pw.wei = l.wei.data(), pw.bits = c.bits, pw.src_zero_point = c.za;
+  pw.wei_zero_point = c.wzp ? l.wzp.data() : nullptr;
+  conv_reference(c.p, pw, l.src.data(), c.N, c.H, c.W, pilot.data(), DequantF32{ones.data(), nullptr});
+  l.scale.resize(c.p.OC);
+  std::uniform_real_distribution<float> jit(0.7f, 1.4f);
+  for (int oc = 0; oc < c.p.OC; ++oc) {
+    float lo = pilot[oc], hi = pilot[oc];
+    double sum = 0;
+    for (int i = 0; i < P; ++i) {
+      const float v = pilot[size_t(i) * c.p.OC + oc];
+      lo = std::min(lo, v), hi = std::max(hi, v), sum += v;
+    }
+    l.bias[oc] = static_cast<int32_t>(std::lround(-sum / P)) + bd(rng) % 8;
+    l.scale[oc] = 160.f / (hi - lo + 1.f) * jit(rng);
+  }
+  return l;
+}
+
+void check_case(const ConvCase& c, int threads = 0) {
+  SCOPED_TRACE(c.str());
+  const Layer l = make_layer(c);
+  const ConvWeights w = l.weights(c);
+  PackedConv conv(c.p, w);
+  const size_t out = size_t(c.N) * c.p.out_h(c.H) * c.p.out_w(c.W) * c.p.OC;
+  if (threads > 0) omp_set_num_threads(threads);
+  if (c.f32) {
+    DequantF32 q{l.scale.data(), c.bias_f ? l.fbias.data() : nullptr};
+    std::vector<float> got(out, -7.f), want(out);
+    conv.run(l.src.data(), c.N, c.H, c.W, got.data(), q);
+    conv_reference(c.p, w, l.src.data(), c.N, c.H, c.W, want.data(), q);
+    size_t bad = 0;
+    for (size_t i = 0; i < out; ++i)
+      if (std::memcmp(&got[i], &want[i], 4) != 0 && bad++ == 0)
+        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << got[i] << " vs " << want[i];
+    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+  } else {
+    RequantU8 q{l.scale.data(), c.bias_f ? l.fbias.data() : nullptr, c.zp, c.qmin, c.qmax};
+    std::vector<uint8_t> got(out, 0xA5), want(out);
+    conv.run(l.src.data(), c.N, c.H, c.W, got.data(), q);
+    conv_reference(c.p, w, l.src.data(), c.N, c.H, c.W, want.data(), q);
+    size_t bad = 0, distinct = 0;
+    for (size_t i = 0; i < out; ++i)
+      if (got[i] != want[i] && bad++ == 0)
+        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << int(got[i]) << " vs "
+                      << int(want[i]);
+    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+    std::sort(want.begin(), want.end());
+    distinct = std::unique(want.begin(), want.end()) - want.begin();
+    if (out >= 64) {
+      EXPECT_GT(distinct, std::min<size_t>(4, (c.qmax - c.qmin) / 4)) << "outputs barely vary: the test would be weak";
+    }
+  }
+  if (threads > 0) omp_set_num_threads(omp_get_num_procs());
+}
+
+std::vector<ConvCase> awkward_cases() {
+  std::vector<ConvCase> cs;
+  auto add = [&](int N, int H, int W, ConvParams p) {
+    ConvCase c;
+    c.N = N, c.H = H, c.W = W, c.p = p;
+    cs.push_back(c);
+  };
+  add(1, 1, 1, make(1, 1, 1));          // smallest
+  add(2, 1, 1, make(3, 5, 1));          // H = W = 1
+  add(1, 4, 4, make(17, 17, 1));        // C = 17, 1x1 direct or tiled
+  add(3, 1, 1, make(64, 40, 1));        // FC, K multiple of 4
+  add(5, 1, 1, make(300, 33, 1));       // FC, K % 4 != 0
+  add(1, 7, 7, make(3, 16, 3, 1, 1));   // C = 3, padded 3x3
+  add(1, 9, 7, make(17, 20, 3, 2, 1));  // odd sizes, stride 2
+  add(2, 7, 9, make(8, 35, 3, 2, 0));   // stride 2, no pad, batch 2
+  add(1, 5, 6, make(16, 33, 5, 1, 2));  // 5x5
+  add(1, 8, 8, make(4, 8, 3, 1, 2, 1, 2));   // dilation 2
+  add(1, 6, 6, make(6, 4, 3, 1, 1, 2));      // groups 2
+  add(1, 6, 5, make(12, 9, 1, 2, 0, 3));     // grouped 1x1 stride 2
+  add(1, 7, 7, make(17, 17, 3, 1, 1, 17));   // depthwise C = 17
+  add(2, 9, 9, make(70, 70, 3, 2, 1, 70));   // depthwise stride 2, C > 64
+  add(1, 6, 7, make(130, 130, 5, 1, 2, 130));// depthwise 5x5, C > 128
+  add(1, 5, 5, make(1, 1, 3, 1, 1, 1));      // C = 1 (plain conv)
+  add(1, 5, 5, make(3, 6, 3, 1, 1, 3));      // depthwise multiplier 2 (grouped GEMM)
+  add(1, 8, 8, make(16, 16, 3, 1, 2, 16, 2));// depthwise dilation 2
+  add(1, 13, 11, make(7, 64, 7, 2, 3));      // stem-like 7x7 stride 2
+  add(1, 4, 4, make(512, 24, 3, 1, 1));      // large K = 4608
+  {
+    ConvParams p = make(5, 7, 3, 1, 0);
+    p.pad_top = 0, p.pad_left = 1, p.pad_bottom = 2, p.pad_right = 0;  // asymmetric
+    add(1, 6, 5, p);
+    ConvParams d = make(24, 24, 3, 2, 0, 24);
+    d.pad_top = 1, d.pad_left = 0, d.pad_bottom = 0, d.pad_right = 2;
+    add(1, 9, 8, d);
+    ConvParams r = make(8, 12, 3, 1, 0);
+    r.KH = 1, r.KW = 3, r.stride_h = 2, r.dilation_w = 2, r.pad_right = 1;  // rectangular
+    add(1, 5, 9, r);
+  }
+  return cs;
+}
+
+class ConvVsReference : public ::testing::TestWithParam<int> {};  // param: bits
+
+TEST_P(ConvVsReference, AwkwardShapesU8) {
+  uint32_t seed = 1;
+  for (ConvCase c : awkward_cases()) {
+    c.bits = GetParam(), c.seed = seed++;
+    c.za = seed % 3 == 0 ? 0 : seed % 3 == 1 ? 128 : 255;
+    c.zp = seed % 2 ? 0 : 100;
+    check_case(c);
+  }
+}
+
+TEST_P(ConvVsReference, AwkwardShapesF32WithWeightZeroPoints) {
+  uint32_t seed = 1000;
+  for (ConvCase c : awkward_cases()) {
+    c.bits = GetParam(), c.seed = seed++, c.za = 37, c.wzp = true, c.f32 = true, c.bias_f = seed % 2;
+    check_case(c);
+  }
+}
+
+TEST_P(ConvVsReference, FusedClampAndWeightZeroPointsU8) {
+  uint32_t seed = 2000;
+  for (ConvCase c : awkward_cases()) {
+    c.bits = GetParam(), c.seed = seed++, c.za = 255, c.wzp = true, c.bias_f = true, c.zp = 3, c.qmin = 3, c.qmax = 9;
+    check_case(c);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bits, ConvVsReference, ::testing::Values(8, 7, 4, 2),
+                         [](const auto& info) { return "bits" + std::to_string(info.param); });
+
+TEST(Conv, IdenticalForAnyThreadCount) {
+  for (ConvParams p : {make(32, 48, 3, 1, 1), make(48, 48, 3, 2, 1, 48), make(40, 70, 1)}) {
+    ConvCase c;
+    c.N = 2, c.H = 11, c.W = 13, c.p = p, c.za = 9, c.wzp = true, c.bias_f = true;
+    const Layer l = make_layer(c);
+    PackedConv conv(c.p, l.weights(c));
+    const size_t out = size_t(c.N) * p.out_h(c.H) * p.out_w(c.W) * p.OC;
+    RequantU8 q{l.scale.data(), l.fbias.data(), 5, 0, 255};
+    std::vector<uint8_t> first;
+    for (int t : {1, 2, 3, 4}) {
+      omp_set_num_threads(t);
+      std::vector<uint8_t> got(out);
+      conv.run(l.src.data(), c.N, c.H, c.W, got.data(), q);
+      if (first.empty()) first = got;
+      EXPECT_EQ(got, first) << "threads=" << t << " " << c.str();
+    }
+    omp_set_num_threads(omp_get_num_procs());
+  }
+}
+
+TEST(Conv, UnpackRecoversWeightsAndBias) {
+  for (int bits : {8, 4})
+    for (ConvParams p : {make(17, 20, 3, 1, 1), make(6, 4, 3, 1, 1, 2), make(70, 70, 3, 1, 1, 70)}) {
+      ConvCase c;
+      c.p = p, c.bits = bits, c.za = 200;
+      const Layer l = make_layer(c);
+      PackedConv conv(p, l.weights(c));
+      std::vector<int32_t> bias;
+      EXPECT_EQ(conv.unpack(&bias), l.wei) << p.str();
+      EXPECT_EQ(bias, l.bias) << p.str();
+      EXPECT_EQ(conv.int4(), bits <= 4);
+    }
+}
+
+TEST(Conv, BadInputsThrowClearErrors) {
+  ConvCase c;
+  c.p = make(8, 8, 3);
+  Layer l = make_layer(c);
+  auto code_of = [&](ConvParams p, ConvWeights w) {
+    try {
+      PackedConv conv(p, w);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::kInternal;
+  };
+  ConvWeights w = l.weights(c);
+  EXPECT_EQ(code_of(make(8, 8, 3, 1, 0, 3), w), ErrorCode::kInvalidArgument);  // IC % groups
+  EXPECT_EQ(code_of(make(8, 8, 3, 0), w), ErrorCode::kInvalidArgument);        // stride 0
+  ConvWeights w4 = w;
+  w4.bits = 4;  // the int8 weights do not fit 4 bits
+  EXPECT_EQ(code_of(c.p, w4), ErrorCode::kInvalidArgument);
+  ConvWeights w1 = w;
+  w1.bits = 1;
+  EXPECT_EQ(code_of(c.p, w1), ErrorCode::kInvalidArgument);
+  ConvWeights wz = w;
+  wz.src_zero_point = 256;
+  EXPECT_EQ(code_of(c.p, wz), ErrorCode::kInvalidArgument);
+  // K = 3*3*8000 = 72000: 72000*255*128 > 2^31 -> the accumulators could overflow.
+  ConvParams big = make(8000, 1, 3);
+  std::vector<int8_t> bw(72000, 1);
+  ConvWeights wb;
+  wb.wei = bw.data();
+  EXPECT_EQ(code_of(big, wb), ErrorCode::kLimit);
+
+  PackedConv conv(c.p, w);
+  std::vector<uint8_t> dst(1000);
+  EXPECT_THROW(conv.run(l.src.data(), 1, 2, 2, dst.data(), RequantU8{l.scale.data()}), Error);  // empty output
+  EXPECT_THROW(conv.run(l.src.data(), 1, 5, 5, dst.data(), RequantU8{nullptr}), Error);
+  EXPECT_THROW(conv.run(l.src.data(), 1, 5, 5, dst.data(), RequantU8{l.scale.data(), nullptr, 0, 10, 5}), Error);
+}
+
+}  // namespace
