@@ -15,42 +15,57 @@ namespace {
 template <int NB, bool S4>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
           size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  constexpr int MR = 8;
-  const uint8_t* ar[MR];  // rows of u16
-  for (int i = 0; i < MR; ++i) ar[i] = a + (static_cast<size_t>(i) < mr ? i : mr - 1) * a_stride;
-  __m512i acc[MR][NB];
-  const uint8_t* wp[NB];
-  for (int b = 0; b < NB; ++b) {
-    const __m512i bias = _mm512_loadu_si512(w + b * w_block_bytes);
-    for (int i = 0; i < MR; ++i) acc[i][b] = bias;
-    wp[b] = w + b * w_block_bytes + 64;
+  // Named accumulators (GCC keeps them in registers; arrays cost register copies).
+  // Rows beyond mr repeat the last row; their results are not stored.
+  const uint8_t* a0 = a;
+  const uint8_t* a1 = mr > 1 ? a0 + a_stride : a0;
+  const uint8_t* a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t* a3 = mr > 3 ? a2 + a_stride : a2;
+  const uint8_t* a4 = mr > 4 ? a3 + a_stride : a3;
+  const uint8_t* a5 = mr > 5 ? a4 + a_stride : a4;
+  const uint8_t* a6 = mr > 6 ? a5 + a_stride : a5;
+  const uint8_t* a7 = mr > 7 ? a6 + a_stride : a6;
+  const __m512i b0 = _mm512_loadu_si512(w);
+  const __m512i b1 = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : b0;
+  __m512i c00 = b0, c10 = b0, c20 = b0, c30 = b0, c40 = b0, c50 = b0, c60 = b0, c70 = b0;
+  __m512i c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
+  const uint8_t* wp0 = w + 64;
+  const uint8_t* wp1 = w + w_block_bytes + 64;
+#define LAPQ_ROW(i)                                                               \
+  {                                                                               \
+    const __m512i va = _mm512_set1_epi32(load_i32(a##i + k * 2)); /* two u16 */   \
+    c##i##0 = _mm512_add_epi32(c##i##0, _mm512_madd_epi16(va, w0));               \
+    if constexpr (NB == 2) c##i##1 = _mm512_add_epi32(c##i##1, _mm512_madd_epi16(va, w1)); \
   }
   for (size_t k = 0; k < kp; k += 2) {
-    __m512i vw[NB];
-    for (int b = 0; b < NB; ++b) {
-      if constexpr (S4) {
-        // (Kp/2, 16) bytes: low nibble = w[k], high = w[k+1]. Sign-extend the byte
-        // to int32, shift left 12: the high word is sext4(high nibble), the low
-        // word needs an arithmetic >> 12 to become sext4(low nibble).
-        const __m512i x = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp[b] + k * 8)));
-        const __m512i y = _mm512_slli_epi32(x, 12);
-        vw[b] = _mm512_mask_srai_epi16(y, 0x55555555u, y, 12);
+    __m512i w0, w1;
+    if constexpr (S4) {
+      // (Kp/2, 16) bytes: low nibble = w[k], high = w[k+1]. Sign-extend the byte
+      // to int32, shift left 12: the high word is sext4(high nibble), the low
+      // word needs an arithmetic >> 12 to become sext4(low nibble).
+      const __m512i y0 = _mm512_slli_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp0 + k * 8))), 12);
+      w0 = _mm512_mask_srai_epi16(y0, 0x55555555u, y0, 12);
+      if constexpr (NB == 2) {
+        const __m512i y1 = _mm512_slli_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp1 + k * 8))), 12);
+        w1 = _mm512_mask_srai_epi16(y1, 0x55555555u, y1, 12);
       } else {
-        vw[b] = _mm512_loadu_si512(wp[b] + k * 32);  // (16, 2) int16
+        w1 = w0;
       }
+    } else {
+      w0 = _mm512_loadu_si512(wp0 + k * 32);  // (16, 2) int16
+      w1 = NB == 2 ? _mm512_loadu_si512(wp1 + k * 32) : w0;
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512i va = _mm512_set1_epi32(load_i32(ar[i] + k * 2));  // two u16
-      for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_add_epi32(acc[i][b], _mm512_madd_epi16(va, vw[b]));
-    }
+    LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5) LAPQ_ROW(6) LAPQ_ROW(7)
   }
-  for (size_t i = 0; i < mr; ++i)
-    for (int b = 0; b < NB; ++b) {
-      const size_t n0 = b * 16;
-      if (n0 >= nc) break;
-      epilogue_store16(acc[i][b], rowsum_f(ep, i), n0, nc - n0, ep, dst, i * dst_stride + n0, false);
-    }
+#undef LAPQ_ROW
+#define LAPQ_STORE(i)                                                                                  \
+  if (mr > i) {                                                                                        \
+    const __m512 rs = rowsum_f(ep, i);                                                                 \
+    epilogue_store16(c##i##0, rs, 0, nc, ep, dst, i * dst_stride, false);                              \
+    if (NB == 2) epilogue_store16(c##i##1, rs, 16, nc - 16, ep, dst, i * dst_stride + 16, false);      \
+  }
+  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5) LAPQ_STORE(6) LAPQ_STORE(7)
+#undef LAPQ_STORE
 }
 
 }  // namespace

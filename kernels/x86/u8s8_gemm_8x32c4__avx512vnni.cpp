@@ -17,31 +17,76 @@ namespace {
 template <int NB>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
           size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  constexpr int MR = 8;
-  const uint8_t* ar[MR];  // rows beyond mr repeat the last row (results not stored)
-  for (int i = 0; i < MR; ++i) ar[i] = a + (static_cast<size_t>(i) < mr ? i : mr - 1) * a_stride;
-  __m512i acc[MR][NB];
-  const uint8_t* wp[NB];
-  for (int b = 0; b < NB; ++b) {
-    const __m512i bias = _mm512_loadu_si512(w + b * w_block_bytes);
-    for (int i = 0; i < MR; ++i) acc[i][b] = bias;
-    wp[b] = w + b * w_block_bytes + 64;  // (Kp/4, 16, 4) int8
+  // Named accumulators (GCC keeps them in registers; arrays cost register copies).
+  // Rows beyond mr repeat the last row; their results are not stored.
+  const uint8_t* a0 = a;
+  const uint8_t* a1 = mr > 1 ? a0 + a_stride : a0;
+  const uint8_t* a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t* a3 = mr > 3 ? a2 + a_stride : a2;
+  const uint8_t* a4 = mr > 4 ? a3 + a_stride : a3;
+  const uint8_t* a5 = mr > 5 ? a4 + a_stride : a4;
+  const uint8_t* a6 = mr > 6 ? a5 + a_stride : a5;
+  const uint8_t* a7 = mr > 7 ? a6 + a_stride : a6;
+  const __m512i b0 = _mm512_loadu_si512(w);
+  const __m512i b1 = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : b0;
+  __m512i c00 = b0, c10 = b0, c20 = b0, c30 = b0, c40 = b0, c50 = b0, c60 = b0, c70 = b0;
+  __m512i c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
+  const uint8_t* wp0 = w + 64;
+  const uint8_t* wp1 = w + w_block_bytes + 64;
+#define LAPQ_ROW(i)                                                 \
+  {                                                                 \
+    const __m512i va = _mm512_set1_epi32(load_i32(a##i + k));       \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                 \
+    if constexpr (NB == 2) c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1); \
   }
   for (size_t k = 0; k < kp; k += 4) {
-    __m512i vw[NB];
-    for (int b = 0; b < NB; ++b) vw[b] = _mm512_loadu_si512(wp[b] + k * 16);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      const __m512i va = _mm512_set1_epi32(load_i32(ar[i] + k));
-      for (int b = 0; b < NB; ++b) acc[i][b] = _mm512_dpbusd_epi32(acc[i][b], va, vw[b]);
+    const __m512i w0 = _mm512_loadu_si512(wp0 + k * 16);
+    const __m512i w1 = NB == 2 ? _mm512_loadu_si512(wp1 + k * 16) : w0;
+    LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5) LAPQ_ROW(6) LAPQ_ROW(7)
+  }
+#undef LAPQ_ROW
+#define LAPQ_STORE(i)                                                                                  \
+  if (mr > i) {                                                                                        \
+    const __m512 rs = rowsum_f(ep, i);                                                                 \
+    epilogue_store16(c##i##0, rs, 0, nc, ep, dst, i * dst_stride, false);                              \
+    if (NB == 2) epilogue_store16(c##i##1, rs, 16, nc - 16, ep, dst, i * dst_stride + 16, false);      \
+  }
+  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5) LAPQ_STORE(6) LAPQ_STORE(7)
+#undef LAPQ_STORE
+}
+
+// One row (batch-1 fully connected layers): 4 independent accumulators per
+// column hide the vpdpbusd latency; integer sums are exact in any order.
+template <int NB>
+void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_block_bytes, void* dst,
+             const GemmEpilogue* ep) {
+  const uint8_t* wp0 = w + 64;
+  const uint8_t* wp1 = w + w_block_bytes + 64;
+  __m512i c0[4], c1[4];
+  c0[0] = _mm512_loadu_si512(w);
+  c1[0] = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : c0[0];
+  c0[1] = c0[2] = c0[3] = c1[1] = c1[2] = c1[3] = _mm512_setzero_si512();
+  size_t k = 0;
+  for (; k + 16 <= kp; k += 16) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __m512i va = _mm512_set1_epi32(load_i32(a + k + 4 * u));
+      c0[u] = _mm512_dpbusd_epi32(c0[u], va, _mm512_loadu_si512(wp0 + (k + 4 * u) * 16));
+      if constexpr (NB == 2) c1[u] = _mm512_dpbusd_epi32(c1[u], va, _mm512_loadu_si512(wp1 + (k + 4 * u) * 16));
     }
   }
-  for (size_t i = 0; i < mr; ++i)
-    for (int b = 0; b < NB; ++b) {
-      const size_t n0 = b * 16;
-      if (n0 >= nc) break;
-      epilogue_store16(acc[i][b], rowsum_f(ep, i), n0, nc - n0, ep, dst, i * dst_stride + n0, false);
-    }
+  for (; k < kp; k += 4) {
+    const __m512i va = _mm512_set1_epi32(load_i32(a + k));
+    c0[0] = _mm512_dpbusd_epi32(c0[0], va, _mm512_loadu_si512(wp0 + k * 16));
+    if constexpr (NB == 2) c1[0] = _mm512_dpbusd_epi32(c1[0], va, _mm512_loadu_si512(wp1 + k * 16));
+  }
+  const __m512i s0 = _mm512_add_epi32(_mm512_add_epi32(c0[0], c0[1]), _mm512_add_epi32(c0[2], c0[3]));
+  const __m512 rs = rowsum_f(ep, 0);
+  epilogue_store16(s0, rs, 0, nc, ep, dst, 0, false);
+  if constexpr (NB == 2) {
+    const __m512i s1 = _mm512_add_epi32(_mm512_add_epi32(c1[0], c1[1]), _mm512_add_epi32(c1[2], c1[3]));
+    epilogue_store16(s1, rs, 16, nc - 16, ep, dst, 16, false);
+  }
 }
 
 }  // namespace
@@ -51,6 +96,13 @@ void u8s8_gemm_8x32c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a
                                   const GemmEpilogue* ep) {
   const auto* a8 = static_cast<const uint8_t*>(a);
   const auto* w8 = static_cast<const uint8_t*>(w);
+  if (mr == 1) {
+    if (nc > 16)
+      tile_m1<2>(nc, kp, a8, w8, w_block_bytes, dst, ep);
+    else
+      tile_m1<1>(nc, kp, a8, w8, w_block_bytes, dst, ep);
+    return;
+  }
   if (nc > 16)
     tile<2>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
   else
