@@ -1,5 +1,6 @@
 #include "engine/onednn/conv.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -119,7 +120,16 @@ bool resolve_conv(const KernelRequest& req, ConvShape* s, std::string* why_not) 
 // two layout conversions of the native path would cost more than they save.
 // Everything else (3x3, strided, depthwise, the 3-channel stem, few input
 // channels) runs 2-50x faster in the native layout even with both reorders.
+//
+// LAPQ_ONEDNN_CONV_LAYOUT=nchw|native forces one layout for every layer (to
+// measure whole networks both ways); unset or "auto" uses the rule below.
 ConvLayout choose_conv_layout(const ConvShape& s) {
+  static const ConvLayout forced = [] {
+    const char* e = std::getenv("LAPQ_ONEDNN_CONV_LAYOUT");
+    std::string v = e ? e : "";
+    return v == "nchw" ? ConvLayout::kPlain : v == "native" ? ConvLayout::kNative : ConvLayout::kAuto;
+  }();
+  if (forced != ConvLayout::kAuto) return forced;
   bool pointwise = s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.groups == 1 &&
                    s.pad_t == 0 && s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
   if (pointwise && s.IC >= 128 && s.OH * s.OW >= 196) return ConvLayout::kPlain;
