@@ -77,6 +77,12 @@ void infer_shapes(Graph& graph, const std::vector<Shape>& input_shapes) {
     }
     for (int v : node.outputs) ctx.out.push_back(&graph.values[v]);
     schema->infer(ctx);
+    // An unknown dim left with concrete inputs comes from the values of a
+    // non-constant input (Reshape / ConstantOfShape / Range fed by a graph input).
+    for (int v : node.outputs)
+      LAPQ_CHECK(shape_known(graph.values[v].shape), ErrorCode::kUnsupported, node.op, " '",
+                 graph.node_label(static_cast<int>(i)), "': output shape ", shape_str(graph.values[v].shape),
+                 " depends on the values of a non-constant input; data-dependent shapes are not supported");
   }
 }
 
