@@ -47,7 +47,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     LAPQ_CHECK(w.wei[i] >= lo && w.wei[i] <= hi, ErrorCode::kInvalidArgument, "weight ", int(w.wei[i]), " at index ",
                i, " does not fit ", w.bits, " bits", where);
   int4_ = w.bits <= 4;
-  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1;
+  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64;  // run_dw keeps KH row pointers
   // Overflow bound: |acc| <= K*255*128 + |bias| (x16 for the nibble kernels).
   int64_t max_bias = 0;
   if (w.bias)
@@ -148,10 +148,14 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   const size_t esz_a = cfg.a_u16 ? 2 : 1, esz_d = ep.f32_out ? 4 : 1;
   const bool direct = p_.KH == 1 && p_.KW == 1 && p_.stride_h == 1 && p_.stride_w == 1 && p_.pad_top == 0 &&
                       p_.pad_left == 0 && p_.pad_bottom == 0 && p_.pad_right == 0 && !cfg.a_u16 && kp_ == k_;
+  // Indirect GEMM: tap pointers instead of an im2col copy (needs whole kr groups per tap).
+  const bool indirect = !direct && cfg.igemm != nullptr && icg_ % cfg.kr == 0;
+  const size_t taps = size_t(p_.KH) * p_.KW;
   const bool need_rowsum = ep.wei_zp != nullptr;
   // M chunk: a tile of at most ~256 KiB (stays in L2 while the OC loop reuses it).
   const int64_t mr = cfg.mr;
   int64_t mc = std::max<int64_t>(mr, (256 * 1024 / (int64_t(kp_) * esz_a)) / mr * mr);
+  if (indirect) mc = std::max<int64_t>(mr, 512 / mr * mr);
   mc = std::min<int64_t>(mc, (M + mr - 1) / mr * mr);
   const int64_t mchunks = (M + mc - 1) / mc;
   const int64_t nchunks = (ocg_ + cfg.nr - 1) / cfg.nr;
@@ -168,9 +172,29 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
     const int64_t m0 = mi * mc, mcount = std::min(mc, M - m0);
     const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;  // nr-chunk range
     Scratch& s = t_scratch;
-    const uint8_t* a;
-    size_t a_stride;
-    if (direct) {
+    const uint8_t* a = nullptr;
+    size_t a_stride = 0;
+    if (indirect) {
+      if (s.ptrs.size() < size_t(mcount) * taps) s.ptrs.resize(size_t(mcount) * taps);
+      if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+      for (int64_t r = 0; r < mcount; ++r) {
+        const int64_t m = m0 + r;
+        const int64_t n = m / (int64_t{OH} * OW), oh = (m / OW) % OH, ow = m % OW;
+        const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
+        int32_t sum = 0;
+        for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
+          const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+          for (int kw = 0; kw < p_.KW; ++kw, ++t) {
+            const int64_t iw = ow * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
+            pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data()
+                                                              : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+            if (need_rowsum)
+              for (int c = 0; c < icg_; ++c) sum += pp[t][c];
+          }
+        }
+        if (need_rowsum) s.rowsum[r] = sum - k_ * za_;
+      }
+    } else if (direct) {
       a = src + m0 * p_.IC + g * icg_;
       a_stride = p_.IC;
       if (need_rowsum) {
@@ -230,7 +254,11 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       for (int64_t r = 0; r < mcount; r += mr) {
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
-        cfg.ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, block_bytes_, d, p_.OC, &e);
+        if (indirect)
+          cfg.igemm(std::min(mr, mcount - r), nc, taps, icg_, s.ptrs.data() + r * taps, wblk, block_bytes_, d, p_.OC,
+                    &e);
+        else
+          cfg.ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, block_bytes_, d, p_.OC, &e);
       }
     }
   }
@@ -251,17 +279,23 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
     Scratch& s = t_scratch;
     if (s.ptrs.size() < size_t(OW) * tp) s.ptrs.resize(size_t(OW) * tp);
     const uint8_t** ptrs = s.ptrs.data();  // (OW, Tp) input pixels
+    const uint8_t* zero = zero_row_.data();
+    const uint8_t* rows[64];  // input row of each kh, nullptr when outside the image
+    const int KH = std::min(p_.KH, 64);
+    for (int kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+      rows[kh] = (ih < 0 || ih >= H) ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
+    }
     for (int ow = 0; ow < OW; ++ow) {
       const uint8_t** pp = ptrs + size_t(ow) * tp;
-      size_t t = 0;
-      for (int kh = 0; kh < p_.KH; ++kh) {
-        const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
-        for (int kw = 0; kw < p_.KW; ++kw, ++t) {
-          const int64_t iw = int64_t{ow} * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
-          pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC;
-        }
+      const int64_t iw0 = int64_t{ow} * p_.stride_w - p_.pad_left;
+      for (int kw = 0; kw < p_.KW; ++kw) {
+        const int64_t iw = iw0 + kw * p_.dilation_w;
+        const bool inside_w = iw >= 0 && iw < W;
+        const int64_t off = iw * p_.IC;
+        for (int kh = 0; kh < KH; ++kh) pp[kh * p_.KW + kw] = (inside_w && rows[kh]) ? rows[kh] + off : zero;
       }
-      for (; t < tp; ++t) pp[t] = zero_row_.data();  // padded taps have zero weights
+      for (size_t t = taps; t < tp; ++t) pp[t] = zero;  // padded taps have zero weights
     }
     uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
     cfg.ukernel(p_.OC, OW, taps, ptrs, wpk, za_, d, p_.OC, &ep);

@@ -64,6 +64,14 @@ using GemmUkernel = void (*)(size_t mr, size_t nc, size_t kp, const void* a, siz
                              const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
                              const GemmEpilogue* ep);
 
+// Indirect GEMM (convolution without an im2col copy): row i of the tile reads
+// its K = taps * kc activations from `taps` pointers ptrs[i * taps + t], kc
+// bytes each (kc a multiple of the config's kr); rows beyond mr must repeat
+// valid pointers. Same packed weights and epilogue as GemmUkernel.
+using IgemmUkernel = void (*)(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
+                              const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
+                              const GemmEpilogue* ep);
+
 struct GemmConfig {
   const char* name = "";   // e.g. "u8s8_gemm_8x32c4__avx512vnni"
   Isa isa = Isa::scalar;
@@ -72,6 +80,7 @@ struct GemmConfig {
   int mr = 1, nr = 16;     // register tile
   int kr = 4;              // K is padded to a multiple of kr
   bool a_u16 = false;      // activations must be widened to u16 (vpmaddwd kernels)
+  IgemmUkernel igemm = nullptr;  // indirect variant, or nullptr
 };
 
 // The kernel+packer unit for weights stored in 8-bit (int4 = false) or 4-bit
@@ -97,6 +106,8 @@ void u8s8_gemm_1x16c4__scalar(size_t, size_t, size_t, const void*, size_t, const
 void u8s4_gemm_1x16c8__scalar(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_gemm_8x32c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_gemm_8x32c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s8_igemm_8x32c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_igemm_8x32c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s4_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_8x32c2__avx512(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);

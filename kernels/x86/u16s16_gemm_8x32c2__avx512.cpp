@@ -58,12 +58,21 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5) LAPQ_ROW(6) LAPQ_ROW(7)
   }
 #undef LAPQ_ROW
-#define LAPQ_STORE(i)                                                                                  \
-  if (mr > i) {                                                                                        \
-    const __m512 rs = rowsum_f(ep, i);                                                                 \
-    epilogue_store16(c##i##0, rs, 0, nc, ep, dst, i * dst_stride, false);                              \
-    if (NB == 2) epilogue_store16(c##i##1, rs, 16, nc - 16, ep, dst, i * dst_stride + 16, false);      \
+#define LAPQ_STORE(i)                                                                            \
+  if (mr > i) {                                                                                  \
+    const __m512 rs = rowsum_f(&e, i);                                                           \
+    const __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false);                                  \
+    const __m512 y1 = NB == 2 ? epilogue_y(c##i##1, rs, 16, nc - 16, e, false) : y0;             \
+    if (e.f32_out) {                                                                             \
+      float* d = static_cast<float*>(dst) + i * dst_stride;                                      \
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                  \
+      if (NB == 2) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);                           \
+    } else {                                                                                     \
+      const __m512i q0 = epilogue_q(y0, e), q1 = epilogue_q(y1, e);                              \
+      store_u8x64(q0, q1, q0, q1, static_cast<uint8_t*>(dst) + i * dst_stride, nc);              \
+    }                                                                                            \
   }
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
   LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5) LAPQ_STORE(6) LAPQ_STORE(7)
 #undef LAPQ_STORE
 }

@@ -52,12 +52,21 @@ void block64(size_t c, size_t count, size_t tp, const uint8_t* const* pp, const 
   transpose_lanes(acc);
   if (ROWSUM) transpose_lanes(rs);
   const __m512i tza = _mm512_set1_epi32(static_cast<int32_t>(tp) * za);  // padded taps read za too
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
+  __m512 y[4];
   for (size_t L = 0; L < 4; ++L) {
     const size_t n0 = L * 16;
-    if (n0 >= count) break;
+    const size_t cnt = count > n0 ? count - n0 : 0;
     const __m512i a = _mm512_add_epi32(acc[L], _mm512_loadu_si512(wb + n0 * 4));
     const __m512 r = ROWSUM ? _mm512_cvtepi32_ps(_mm512_sub_epi32(rs[L], tza)) : _mm512_setzero_ps();
-    epilogue_store16(a, r, c + n0, count - n0, ep, dst, idx + n0, false);
+    y[L] = epilogue_y(a, r, c + n0, cnt, e, false);
+  }
+  if (e.f32_out) {
+    float* d = static_cast<float*>(dst) + idx;
+    for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
+  } else {
+    store_u8x64(epilogue_q(y[0], e), epilogue_q(y[1], e), epilogue_q(y[2], e), epilogue_q(y[3], e),
+                static_cast<uint8_t*>(dst) + idx, count);
   }
 }
 

@@ -14,9 +14,12 @@ namespace {
 
 #include "kernels/x86/avx512_epilogue.inc"
 
-template <int NB>
+// INDIRECT = false: rows at a + i * a_stride, K = kp.
+// INDIRECT = true: igemm; row i reads `taps` segments of kc bytes from ptrs[i * taps + t].
+template <int NB, bool INDIRECT>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
-          size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+          size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
+          size_t taps = 1, const uint8_t* const* ptrs = nullptr) {
   // Named accumulators (GCC keeps them in registers; arrays cost register copies).
   // Rows beyond mr repeat the last row; their results are not stored.
   const uint8_t* a0 = a;
@@ -39,18 +42,45 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                 \
     if constexpr (NB == 2) c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1); \
   }
-  for (size_t k = 0; k < kp; k += 4) {
+  const size_t kc = kp;  // K of one segment (all of K without indirection)
+  for (size_t t = 0; t < taps; ++t) {
+  if constexpr (INDIRECT) {
+    const uint8_t* const* p = ptrs + t;  // (8, taps) pointers, rows >= mr repeat valid ones
+    a0 = p[0];
+    a1 = p[mr > 1 ? taps : 0];
+    a2 = p[(mr > 2 ? 2 : mr - 1) * taps];
+    a3 = p[(mr > 3 ? 3 : mr - 1) * taps];
+    a4 = p[(mr > 4 ? 4 : mr - 1) * taps];
+    a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
+    a6 = p[(mr > 6 ? 6 : mr - 1) * taps];
+    a7 = p[(mr > 7 ? 7 : mr - 1) * taps];
+  }
+  for (size_t k = 0; k < kc; k += 4) {
     const __m512i w0 = _mm512_loadu_si512(wp0 + k * 16);
     const __m512i w1 = NB == 2 ? _mm512_loadu_si512(wp1 + k * 16) : w0;
     LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5) LAPQ_ROW(6) LAPQ_ROW(7)
   }
-#undef LAPQ_ROW
-#define LAPQ_STORE(i)                                                                                  \
-  if (mr > i) {                                                                                        \
-    const __m512 rs = rowsum_f(ep, i);                                                                 \
-    epilogue_store16(c##i##0, rs, 0, nc, ep, dst, i * dst_stride, false);                              \
-    if (NB == 2) epilogue_store16(c##i##1, rs, 16, nc - 16, ep, dst, i * dst_stride + 16, false);      \
+  if constexpr (INDIRECT) {
+    wp0 += kc * 16;
+    wp1 += kc * 16;
   }
+  }
+#undef LAPQ_ROW
+#define LAPQ_STORE(i)                                                                            \
+  if (mr > i) {                                                                                  \
+    const __m512 rs = rowsum_f(&e, i);                                                           \
+    const __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false);                                  \
+    const __m512 y1 = NB == 2 ? epilogue_y(c##i##1, rs, 16, nc - 16, e, false) : y0;             \
+    if (e.f32_out) {                                                                             \
+      float* d = static_cast<float*>(dst) + i * dst_stride;                                      \
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                  \
+      if (NB == 2) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);                           \
+    } else {                                                                                     \
+      const __m512i q0 = epilogue_q(y0, e), q1 = epilogue_q(y1, e);                              \
+      store_u8x64(q0, q1, q0, q1, static_cast<uint8_t*>(dst) + i * dst_stride, nc);              \
+    }                                                                                            \
+  }
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
   LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5) LAPQ_STORE(6) LAPQ_STORE(7)
 #undef LAPQ_STORE
 }
@@ -104,9 +134,19 @@ void u8s8_gemm_8x32c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a
     return;
   }
   if (nc > 16)
-    tile<2>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
+    tile<2, false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
   else
-    tile<1>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
+    tile<1, false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
+}
+
+void u8s8_igemm_8x32c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
+                                   const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
+                                   const GemmEpilogue* ep) {
+  const auto* w8 = static_cast<const uint8_t*>(w);
+  if (nc > 16)
+    tile<2, true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
+  else
+    tile<1, true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
 }
 
 }  // namespace lapq
