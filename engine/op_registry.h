@@ -94,4 +94,12 @@ class OpRegistry {
 // outputs (after inferring their shapes); used by constant folding and tests.
 std::vector<Tensor> run_reference(const Graph& graph, int node_id, std::span<const Tensor* const> in);
 
+// A reference function sees the node but not the opset. The one meaning that
+// depends on the opset alone is Softmax / LogSoftmax before opset 13 (input
+// coerced to 2-D at `axis`); normalize_opset_forms() marks such nodes with
+// this attribute (int 1). Call it once after import; Softmax inference throws
+// when an unmarked pre-13 node would be computed differently.
+inline constexpr const char* kLegacyCoerce2dAttr = "lapq.coerce_2d";
+void normalize_opset_forms(Graph& graph);
+
 }  // namespace lapq

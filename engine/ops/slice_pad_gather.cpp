@@ -1,0 +1,273 @@
+// Slice (attribute form before opset 10, input form after; negative steps,
+// clamping), Pad (constant / reflect / edge; pads as attribute or input,
+// negative pads crop), Gather (any axis, negative indices).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "engine/ops/op_util.h"
+
+namespace lapq::ops {
+namespace {
+
+using In = std::span<const Tensor* const>;
+using Out = std::span<Tensor* const>;
+
+// ---- Slice ------------------------------------------------------------------------------
+
+struct SliceArgs {
+  std::vector<int64_t> starts, ends, axes, steps;
+};
+
+// Per dimension of the input: first index, step, output length.
+struct SlicePlan {
+  std::vector<int64_t> start, step;
+  Shape out;
+};
+
+SlicePlan plan_slice(const Shape& in, SliceArgs a, const std::string& where) {
+  const int64_t r = static_cast<int64_t>(in.size());
+  LAPQ_CHECK(a.starts.size() == a.ends.size(), ErrorCode::kInvalidModel, where, ": starts has ", a.starts.size(),
+             " values but ends has ", a.ends.size());
+  if (a.axes.empty())
+    for (size_t i = 0; i < a.starts.size(); ++i) a.axes.push_back(static_cast<int64_t>(i));
+  if (a.steps.empty()) a.steps.assign(a.starts.size(), 1);
+  LAPQ_CHECK(a.axes.size() == a.starts.size() && a.steps.size() == a.starts.size(), ErrorCode::kInvalidModel, where,
+             ": starts, ends, axes and steps must have the same length");
+  SlicePlan p{std::vector<int64_t>(r, 0), std::vector<int64_t>(r, 1), in};
+  std::vector<bool> seen(r, false);
+  for (size_t i = 0; i < a.axes.size(); ++i) {
+    const int64_t ax = normalize_axis(a.axes[i], r, where);
+    LAPQ_CHECK(!seen[ax], ErrorCode::kInvalidModel, where, ": axis ", a.axes[i], " is sliced twice");
+    seen[ax] = true;
+    const int64_t step = a.steps[i], dim = in[ax];
+    LAPQ_CHECK(step != 0, ErrorCode::kInvalidModel, where, ": step 0 on axis ", a.axes[i]);
+    p.step[ax] = step;
+    if (dim < 0) { p.out[ax] = -1; continue; }
+    int64_t start = a.starts[i], end = a.ends[i];
+    if (start < 0) start += dim;
+    if (end < 0) end += dim;
+    if (step > 0) {
+      start = std::clamp<int64_t>(start, 0, dim);
+      end = std::clamp<int64_t>(end, 0, dim);
+      p.out[ax] = end > start ? (end - start + step - 1) / step : 0;
+    } else {
+      start = std::clamp<int64_t>(start, 0, dim - 1);
+      end = std::clamp<int64_t>(end, -1, dim - 1);
+      p.out[ax] = start > end ? (start - end - step - 1) / -step : 0;
+    }
+    p.start[ax] = start;
+  }
+  return p;
+}
+
+// Reads starts / ends / axes / steps from inputs (opset >= 10) or attributes.
+template <class GetInput>
+SliceArgs slice_args(const Node& node, GetInput get) {
+  SliceArgs a;
+  if (const Tensor* t = get(1)) {
+    a.starts = t->to_i64();
+    if (const Tensor* e = get(2)) a.ends = e->to_i64();
+    if (const Tensor* ax = get(3)) a.axes = ax->to_i64();
+    if (const Tensor* st = get(4)) a.steps = st->to_i64();
+  } else {
+    a.starts = node.attrs.get_ints("starts");
+    a.ends = node.attrs.get_ints("ends");
+    a.axes = node.attrs.get_ints("axes");
+  }
+  return a;
+}
+
+void slice_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  static const char* names[] = {"", "starts", "ends", "axes", "steps"};
+  for (size_t i = 1; i <= 4; ++i)
+    if (has_in(ctx, i)) req_const_in(ctx, i, names[i]);
+  LAPQ_CHECK(has_in(ctx, 1) == has_in(ctx, 2), ErrorCode::kInvalidModel, ctx.where(), ": starts and ends must both be given");
+  SliceArgs a = slice_args(ctx.node, [&](size_t i) { return const_in(ctx, i); });
+  set_out(ctx, 0, x.dtype, plan_slice(x.shape, a, ctx.where()).out);
+}
+
+void slice_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  Tensor& y = *out[0];
+  SliceArgs a = slice_args(node, [&](size_t i) { return i < in.size() ? in[i] : nullptr; });
+  SlicePlan p = plan_slice(x.shape(), a, node_where(node));
+  auto xs = strides_of(x.shape());
+  int64_t base = 0;
+  std::array<std::vector<int64_t>, 1> st{std::vector<int64_t>(xs.size())};
+  for (size_t d = 0; d < xs.size(); ++d) {
+    base += p.start[d] * xs[d];
+    st[0][d] = p.step[d] * xs[d];
+  }
+  dispatch_bytes(x.dtype(), [&]<class U>() {
+    const U* src = bytes_as<U>(x) + base;
+    U* dst = bytes_as<U>(y);
+    for_each_broadcast<1>(y.shape(), st, [&](int64_t o, const std::array<int64_t, 1>& off) { dst[o] = src[off[0]]; });
+  });
+}
+
+// ---- Pad --------------------------------------------------------------------------------
+
+enum class PadMode { kConstant, kReflect, kEdge };
+
+PadMode pad_mode(const Node& node, const std::string& where) {
+  const std::string m = node.attrs.get_string("mode", "constant");
+  if (m == "constant") return PadMode::kConstant;
+  if (m == "reflect") return PadMode::kReflect;
+  if (m == "edge") return PadMode::kEdge;
+  throw Error(ErrorCode::kUnsupported, where + ": pad mode '" + m + "' is not supported");
+}
+
+// Pads as [begin_0..begin_{r-1}, end_0..end_{r-1}] for all r dims, from the
+// attribute (opset < 11) or input 1, with the opset-18 axes input 3.
+template <class GetInput>
+std::vector<int64_t> pad_amounts(const Node& node, int64_t r, GetInput get, const std::string& where) {
+  std::vector<int64_t> pads;
+  if (const Tensor* t = get(1)) pads = t->to_i64();
+  else pads = node.attrs.get_ints("pads");
+  std::vector<int64_t> axes;
+  if (const Tensor* t = get(3)) {
+    for (int64_t a : t->to_i64()) axes.push_back(normalize_axis(a, r, where));
+  } else {
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  }
+  LAPQ_CHECK(pads.size() == 2 * axes.size(), ErrorCode::kInvalidModel, where, ": pads has ", pads.size(),
+             " values, expected ", 2 * axes.size());
+  std::vector<int64_t> full(2 * r, 0);
+  const size_t na = axes.size();
+  for (size_t i = 0; i < na; ++i) {
+    full[axes[i]] = pads[i];
+    full[axes[i] + r] = pads[i + na];
+  }
+  return full;
+}
+
+void pad_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (has_in(ctx, 1)) req_const_in(ctx, 1, "pads");
+  if (has_in(ctx, 3)) req_const_in(ctx, 3, "axes");
+  if (has_in(ctx, 2)) {
+    const Value& v = req_in(ctx, 2);
+    LAPQ_CHECK(v.dtype == x.dtype && shape_known(v.shape) && shape_numel(v.shape) == 1, ErrorCode::kInvalidModel,
+               ctx.where(), ": constant_value must be a scalar of the input's dtype");
+  }
+  const PadMode mode = pad_mode(ctx.node, ctx.where());
+  auto pads = pad_amounts(ctx.node, r, [&](size_t i) { return const_in(ctx, i); }, ctx.where());
+  Shape out(r);
+  for (int64_t d = 0; d < r; ++d) {
+    if (x.shape[d] < 0) { out[d] = -1; continue; }
+    out[d] = x.shape[d] + pads[d] + pads[d + r];
+    LAPQ_CHECK(out[d] >= 0, ErrorCode::kShapeMismatch, ctx.where(), ": pads crop dim ", d, " of ",
+               shape_str(x.shape), " below zero");
+    const bool grows = pads[d] > 0 || pads[d + r] > 0;
+    LAPQ_CHECK(mode == PadMode::kConstant || !grows || x.shape[d] > 0, ErrorCode::kShapeMismatch, ctx.where(),
+               ": cannot ", (mode == PadMode::kEdge ? "edge" : "reflect"), "-pad an empty dim");
+  }
+  set_out(ctx, 0, x.dtype, out);
+}
+
+void pad_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  Tensor& y = *out[0];
+  const int64_t r = x.rank();
+  const std::string where = node_where(node);
+  const PadMode mode = pad_mode(node, where);
+  auto pads = pad_amounts(node, r, [&](size_t i) { return i < in.size() ? in[i] : nullptr; }, where);
+  // For each dim, output index -> input index (-1: the constant value).
+  std::vector<std::vector<int64_t>> map(r);
+  for (int64_t d = 0; d < r; ++d) {
+    const int64_t n = x.dim(d);
+    map[d].resize(y.dim(d));
+    for (int64_t o = 0; o < y.dim(d); ++o) {
+      int64_t i = o - pads[d];
+      if (i < 0 || i >= n) {
+        if (mode == PadMode::kConstant) i = -1;
+        else if (mode == PadMode::kEdge) i = std::clamp<int64_t>(i, 0, n - 1);
+        else if (n == 1) i = 0;
+        else {  // reflect without repeating the edge: period 2(n-1)
+          const int64_t period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
+      map[d][o] = i;
+    }
+  }
+  const auto xs = strides_of(x.shape());
+  dispatch_all(x.dtype(), where, [&]<class T>() {
+    T value = T(0);
+    if (in.size() > 2 && in[2]) value = in[2]->data<T>()[0];
+    else if (node.attrs.has("value")) value = static_cast<T>(node.attrs.get_float("value", 0.f));
+    const T* src = x.data<T>();
+    T* dst = y.data<T>();
+    const int64_t total = y.numel();
+    std::vector<int64_t> idx(r, 0);
+    for (int64_t o = 0; o < total; ++o) {
+      int64_t off = 0;
+      bool inside = true;
+      for (int64_t d = 0; d < r; ++d) {
+        const int64_t i = map[d][idx[d]];
+        if (i < 0) { inside = false; break; }
+        off += i * xs[d];
+      }
+      dst[o] = inside ? src[off] : value;
+      for (int64_t d = r - 1; d >= 0; --d) {
+        if (++idx[d] < y.dim(d)) break;
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+// ---- Gather -----------------------------------------------------------------------------
+
+void gather_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& data = req_in(ctx, 0);
+  const Value& idx = req_in(ctx, 1);
+  require_dtype(ctx, 1, {DType::kI64, DType::kI32});
+  const int64_t r = static_cast<int64_t>(data.shape.size());
+  LAPQ_CHECK(r >= 1, ErrorCode::kShapeMismatch, ctx.where(), ": data must have rank >= 1");
+  const int64_t axis = normalize_axis(ctx.node.attrs.get_int("axis", 0), r, ctx.where());
+  if (const Tensor* t = const_in(ctx, 1); t && data.shape[axis] >= 0) {
+    for (int64_t i : t->to_i64())
+      LAPQ_CHECK(i >= -data.shape[axis] && i < data.shape[axis], ErrorCode::kInvalidModel, ctx.where(), ": index ",
+                 i, " is out of range for axis ", axis, " of size ", data.shape[axis]);
+  }
+  Shape out(data.shape.begin(), data.shape.begin() + axis);
+  out.insert(out.end(), idx.shape.begin(), idx.shape.end());
+  out.insert(out.end(), data.shape.begin() + axis + 1, data.shape.end());
+  set_out(ctx, 0, data.dtype, out);
+}
+
+void gather_ref(const Node& node, In in, Out out) {
+  const Tensor& data = *in[0];
+  const std::vector<int64_t> idx = in[1]->to_i64();
+  const int64_t axis = normalize_axis(node.attrs.get_int("axis", 0), data.rank(), node_where(node));
+  const int64_t outer = prod(data.shape(), 0, axis), n = data.dim(axis);
+  const size_t inner = static_cast<size_t>(prod(data.shape(), axis + 1, data.shape().size())) * dtype_size(data.dtype());
+  const auto* src = static_cast<const std::byte*>(data.raw());
+  auto* dst = static_cast<std::byte*>(out[0]->raw());
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t j = 0; j < idx.size(); ++j) {
+      int64_t i = idx[j];
+      LAPQ_CHECK(i >= -n && i < n, ErrorCode::kInvalidArgument, node_where(node), ": index ", i,
+                 " is out of range for axis ", axis, " of size ", n);
+      if (i < 0) i += n;
+      if (inner) std::memcpy(dst + (o * idx.size() + j) * inner, src + (o * n + i) * inner, inner);
+    }
+}
+
+}  // namespace
+
+void register_slice_pad_gather_ops(OpRegistry& r) {
+  r.add(make_schema("Slice", 1, 5, 1, slice_infer, slice_ref));
+  r.add(make_schema("Pad", 1, 4, 2, pad_infer, pad_ref));
+  r.add(make_schema("Gather", 2, 2, 1, gather_infer, gather_ref));
+}
+
+}  // namespace lapq::ops
