@@ -177,9 +177,8 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
     if (indirect) {
       if (s.ptrs.size() < size_t(mcount) * taps) s.ptrs.resize(size_t(mcount) * taps);
       if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
-      for (int64_t r = 0; r < mcount; ++r) {
-        const int64_t m = m0 + r;
-        const int64_t n = m / (int64_t{OH} * OW), oh = (m / OW) % OH, ow = m % OW;
+      int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
+      for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
         const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
         int32_t sum = 0;
         for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
@@ -211,9 +210,8 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       if (s.tile.size() < size_t(mcount) * a_stride + 64) s.tile.resize(size_t(mcount) * a_stride + 64);
       if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
       uint8_t* tile = s.tile.data();  // (mcount, Kp) u8 or u16
-      for (int64_t r = 0; r < mcount; ++r) {
-        const int64_t m = m0 + r;
-        const int64_t n = m / (int64_t{OH} * OW), oh = (m / OW) % OH, ow = m % OW;
+      int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
+      for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
         uint8_t* row8 = tile + r * a_stride;
         int kpos = 0;
         for (int kh = 0; kh < p_.KH; ++kh) {

@@ -73,7 +73,7 @@ using IgemmUkernel = void (*)(size_t mr, size_t nc, size_t taps, size_t kc, cons
                               const GemmEpilogue* ep);
 
 struct GemmConfig {
-  const char* name = "";   // e.g. "u8s8_gemm_8x32c4__avx512vnni"
+  const char* name = "";   // e.g. "u8s8_gemm_6x64c4__avx512vnni"
   Isa isa = Isa::scalar;
   GemmLayout layout = GemmLayout::n16c4_s8;
   GemmUkernel ukernel = nullptr;
@@ -104,10 +104,10 @@ void unpack_gemm_weights(GemmLayout layout, size_t n, size_t k, const void* pack
 // Kernels (file name = function name).
 void u8s8_gemm_1x16c4__scalar(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_gemm_1x16c8__scalar(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s8_gemm_8x32c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s4_gemm_8x32c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s8_igemm_8x32c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s4_igemm_8x32c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s8_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_gemm_6x64c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s8_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_igemm_6x64c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s4_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_8x32c2__avx512(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);

@@ -137,7 +137,7 @@ TEST_P(GemmKernel, PartialTilesAndPrimeStrides) {
   const GemmConfig& cfg = gemm_config(active_isa(), GetParam());
   uint32_t seed = 100;
   for (size_t m = 1; m <= size_t(cfg.mr) + 3; ++m)
-    for (size_t n : {size_t{1}, size_t{5}, size_t{15}, size_t{16}, size_t{17}, size_t{31}, size_t{32}, size_t{33}, size_t{47}}) {
+    for (size_t n : {1, 5, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100}) {
       GemmCase c;
       c.m = m, c.n = n, c.k = 37, c.a_pad = 7, c.dst_pad = 11, c.za = 128, c.zp = 3, c.int4 = GetParam();
       c.seed = seed++;

@@ -1,0 +1,172 @@
+// u8s8_gemm_6x64c4__avx512vnni (and u8s8_igemm_6x64c4__avx512vnni, the indirect variant)
+// Packed layout n16c4_s8, per 16-channel block: int32 bias[16]; int8 w[Kp/4][16][4]
+// (one 64-byte load = one vpdpbusd operand). Up to four blocks (64 channels) per call.
+// Register tile: 6 rows x 4 zmm accumulators = 24 accumulators + 4 weight registers
+// + 1 broadcast (29 of 32 zmm); per 4 K: 4 weight loads + 6 broadcasts feed 24 vpdpbusd.
+// Six row pointers keep the loop free of spills. Activations are broadcast 4 bytes at a time.
+// Overflow: |sum (a - za) w + bias| < 2^31 is guaranteed by the packer (K bound);
+// intermediate wraparound is harmless (two's complement sums are associative).
+#include <immintrin.h>
+
+#include "kernels/gemm.h"
+
+namespace lapq {
+namespace {
+
+#include "kernels/x86/avx512_epilogue.inc"
+
+// NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
+// a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
+// bytes from ptrs[i * taps + t].
+template <int NB, bool INDIRECT>
+void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
+          size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
+          size_t taps = 1, const uint8_t* const* ptrs = nullptr) {
+  // Named accumulators (GCC keeps them in registers; arrays cost register copies).
+  // Rows beyond mr repeat the last row; their results are not stored.
+  const uint8_t* a0 = a;
+  const uint8_t* a1 = mr > 1 ? a0 + a_stride : a0;
+  const uint8_t* a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t* a3 = mr > 3 ? a2 + a_stride : a2;
+  const uint8_t* a4 = mr > 4 ? a3 + a_stride : a3;
+  const uint8_t* a5 = mr > 5 ? a4 + a_stride : a4;
+  const uint8_t* wp[4];
+  __m512i bias[4];
+  for (int b = 0; b < 4; ++b) {
+    const int bb = b < NB ? b : 0;
+    wp[b] = w + bb * w_block_bytes + 64;
+    bias[b] = _mm512_loadu_si512(w + bb * w_block_bytes);
+  }
+  __m512i c00 = bias[0], c10 = bias[0], c20 = bias[0], c30 = bias[0], c40 = bias[0], c50 = bias[0];
+  __m512i c01 = bias[1], c11 = bias[1], c21 = bias[1], c31 = bias[1], c41 = bias[1], c51 = bias[1];
+  __m512i c02 = bias[2], c12 = bias[2], c22 = bias[2], c32 = bias[2], c42 = bias[2], c52 = bias[2];
+  __m512i c03 = bias[3], c13 = bias[3], c23 = bias[3], c33 = bias[3], c43 = bias[3], c53 = bias[3];
+#define LAPQ_ROW(i)                                                       \
+  {                                                                       \
+    const __m512i va = _mm512_set1_epi32(load_i32(a##i + k));             \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                       \
+    if constexpr (NB > 1) c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1); \
+    if constexpr (NB > 2) c##i##2 = _mm512_dpbusd_epi32(c##i##2, va, w2); \
+    if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3); \
+  }
+  for (size_t t = 0; t < taps; ++t) {
+    if constexpr (INDIRECT) {
+      const uint8_t* const* p = ptrs + t;  // (6, taps) pointers
+      a0 = p[(mr > 0 ? 0 : mr - 1) * taps];
+      a1 = p[(mr > 1 ? 1 : mr - 1) * taps];
+      a2 = p[(mr > 2 ? 2 : mr - 1) * taps];
+      a3 = p[(mr > 3 ? 3 : mr - 1) * taps];
+      a4 = p[(mr > 4 ? 4 : mr - 1) * taps];
+      a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
+    }
+    for (size_t k = 0; k < kp; k += 4) {
+      const __m512i w0 = NB > 0 ? _mm512_loadu_si512(wp[0] + k * 16) : _mm512_setzero_si512();
+      const __m512i w1 = NB > 1 ? _mm512_loadu_si512(wp[1] + k * 16) : _mm512_setzero_si512();
+      const __m512i w2 = NB > 2 ? _mm512_loadu_si512(wp[2] + k * 16) : _mm512_setzero_si512();
+      const __m512i w3 = NB > 3 ? _mm512_loadu_si512(wp[3] + k * 16) : _mm512_setzero_si512();
+      LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5)
+    }
+    if constexpr (INDIRECT)
+      for (int b = 0; b < 4; ++b) wp[b] += kp * 16;
+  }
+#undef LAPQ_ROW
+#define LAPQ_STORE(i)                                                                          \
+  if (mr > i) {                                                                                \
+    const __m512 rs = rowsum_f(&e, i);                                                         \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false), y1 = y0, y2 = y0, y3 = y0;             \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, false);                   \
+    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, false);                   \
+    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, false);                   \
+    if (e.f32_out) {                                                                           \
+      float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
+      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);                \
+      if constexpr (NB > 2) _mm512_mask_storeu_ps(d + 32, mask16(nc - 32), y2);                \
+      if constexpr (NB > 3) _mm512_mask_storeu_ps(d + 48, mask16(nc - 48), y3);                \
+    } else {                                                                                   \
+      store_u8x64(epilogue_q(y0, e), epilogue_q(y1, e), epilogue_q(y2, e), epilogue_q(y3, e),  \
+                  static_cast<uint8_t*>(dst) + i * dst_stride, nc);                            \
+    }                                                                                          \
+  }
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
+  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5)
+#undef LAPQ_STORE
+}
+
+// One row (batch-1 fully connected layers): 4 independent accumulators per
+// column hide the vpdpbusd latency; integer sums are exact in any order.
+template <int NB>
+void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_block_bytes, void* dst,
+             const GemmEpilogue* ep) {
+  const uint8_t* wp0 = w + 64;
+  const uint8_t* wp1 = w + w_block_bytes + 64;
+  __m512i c0[4], c1[4];
+  c0[0] = _mm512_loadu_si512(w);
+  c1[0] = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : c0[0];
+  c0[1] = c0[2] = c0[3] = c1[1] = c1[2] = c1[3] = _mm512_setzero_si512();
+  size_t k = 0;
+  for (; k + 16 <= kp; k += 16) {
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __m512i va = _mm512_set1_epi32(load_i32(a + k + 4 * u));
+      c0[u] = _mm512_dpbusd_epi32(c0[u], va, _mm512_loadu_si512(wp0 + (k + 4 * u) * 16));
+      if constexpr (NB == 2) c1[u] = _mm512_dpbusd_epi32(c1[u], va, _mm512_loadu_si512(wp1 + (k + 4 * u) * 16));
+    }
+  }
+  for (; k < kp; k += 4) {
+    const __m512i va = _mm512_set1_epi32(load_i32(a + k));
+    c0[0] = _mm512_dpbusd_epi32(c0[0], va, _mm512_loadu_si512(wp0 + k * 16));
+    if constexpr (NB == 2) c1[0] = _mm512_dpbusd_epi32(c1[0], va, _mm512_loadu_si512(wp1 + k * 16));
+  }
+  const __m512i s0 = _mm512_add_epi32(_mm512_add_epi32(c0[0], c0[1]), _mm512_add_epi32(c0[2], c0[3]));
+  const __m512 rs = rowsum_f(ep, 0);
+  epilogue_store16(s0, rs, 0, nc, ep, dst, 0, false);
+  if constexpr (NB == 2) {
+    const __m512i s1 = _mm512_add_epi32(_mm512_add_epi32(c1[0], c1[1]), _mm512_add_epi32(c1[2], c1[3]));
+    epilogue_store16(s1, rs, 16, nc - 16, ep, dst, 16, false);
+  }
+}
+
+template <bool INDIRECT>
+void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
+              void* dst, size_t dst_stride, const GemmEpilogue* ep, size_t taps, const uint8_t* const* ptrs) {
+  if (!INDIRECT && mr == 1) {  // one row: latency-bound, 32 channels at a time
+    GemmEpilogue e = *ep;
+    for (size_t n0 = 0; n0 < nc; n0 += 32) {
+      const size_t c = nc - n0 < 32 ? nc - n0 : 32;
+      void* d = static_cast<uint8_t*>(dst) + n0 * (e.f32_out ? 4 : 1);
+      if (c > 16)
+        tile_m1<2>(c, kp, a, w + (n0 / 16) * wbb, wbb, d, &e);
+      else
+        tile_m1<1>(c, kp, a, w + (n0 / 16) * wbb, wbb, d, &e);
+      e.scale += 32;
+      if (e.bias) e.bias += 32;
+      if (e.wei_zp) e.wei_zp += 32;
+    }
+    return;
+  }
+  if (nc > 48)
+    tile<4, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+  else if (nc > 32)
+    tile<3, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+  else if (nc > 16)
+    tile<2, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+  else
+    tile<1, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+}
+
+}  // namespace
+
+void u8s8_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
+        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  dispatch<false>(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w), w_block_bytes,
+                  dst, dst_stride, ep, 1, nullptr);
+}
+
+void u8s8_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
+        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  dispatch<true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
+                 ptrs);
+}
+
+}  // namespace lapq
