@@ -165,6 +165,10 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   if (threads > 1 && items_m < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
   const int64_t items = items_m * nsplit;
   const uint8_t* wpk = packed();
+  std::vector<int64_t> tap_offset(taps);  // input offset of each tap from the window origin
+  for (int kh = 0; kh < p_.KH; ++kh)
+    for (int kw = 0; kw < p_.KW; ++kw)
+      tap_offset[kh * p_.KW + kw] = (int64_t{kh} * p_.dilation_h * W + int64_t{kw} * p_.dilation_w) * p_.IC;
 
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
   for (int64_t item = 0; item < items; ++item) {
@@ -180,17 +184,23 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
       for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
         const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
-        int32_t sum = 0;
-        for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
-          const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
-          for (int kw = 0; kw < p_.KW; ++kw, ++t) {
-            const int64_t iw = ow * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
-            pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data()
-                                                              : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
-            if (need_rowsum)
-              for (int c = 0; c < icg_; ++c) sum += pp[t][c];
+        const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
+        if (ih0 >= 0 && ih0 + (p_.KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + (p_.KW - 1) * p_.dilation_w < W) {
+          const uint8_t* base = src + ((n * H + ih0) * W + iw0) * p_.IC + g * icg_;  // interior: no padding
+          for (size_t t = 0; t < taps; ++t) pp[t] = base + tap_offset[t];
+        } else {
+          for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
+            const int64_t ih = ih0 + kh * p_.dilation_h;
+            for (int kw = 0; kw < p_.KW; ++kw, ++t) {
+              const int64_t iw = iw0 + kw * p_.dilation_w;
+              pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+            }
           }
         }
+        int32_t sum = 0;
+        if (need_rowsum)
+          for (size_t t = 0; t < taps; ++t)
+            for (int c = 0; c < icg_; ++c) sum += pp[t][c];
         if (need_rowsum) s.rowsum[r] = sum - k_ * za_;
       }
     } else if (direct) {
