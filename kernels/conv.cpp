@@ -224,8 +224,17 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
         uint8_t* row8 = tile + r * a_stride;
         int kpos = 0;
+        const int64_t iw0 = ow * p_.stride_w - p_.pad_left;
+        // A whole kernel row is one contiguous run of KW*IC bytes (groups == 1,
+        // dilation 1, inside the image): one copy instead of KW (the 3-channel stem).
+        const bool row_run = p_.groups == 1 && p_.dilation_w == 1 && iw0 >= 0 && iw0 + p_.KW <= W && !cfg.a_u16;
         for (int kh = 0; kh < p_.KH; ++kh) {
           const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+          if (row_run && ih >= 0 && ih < H) {
+            std::memcpy(row8 + kpos, src + ((n * H + ih) * W + iw0) * p_.IC, size_t(p_.KW) * icg_);
+            kpos += p_.KW * icg_;
+            continue;
+          }
           for (int kw = 0; kw < p_.KW; ++kw, kpos += icg_) {
             const int64_t iw = ow * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
             const uint8_t* px = (ih < 0 || ih >= H || iw < 0 || iw >= W)
