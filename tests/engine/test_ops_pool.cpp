@@ -1,4 +1,6 @@
 // MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool.
+#include <cmath>
+
 #include "tests/engine/test_ops_util.h"
 
 namespace lapq::test {
@@ -101,6 +103,67 @@ TEST(OpsGlobalPool, AverageAndMax) {
   expect_f32(OpTest("GlobalMaxPool").in(x).run1(), {1, 2, 1, 1}, {4.f, 2.f});
   // H = W = 1 is a copy.
   expect_f32(OpTest("GlobalAveragePool").in(f32({2, 1, 1, 1}, {3, 4})).run1(), {2, 1, 1, 1}, {3, 4});
+}
+
+struct PoolCase {
+  int64_t N, C, H, W, KH, KW, SH, SW, PT, PL, PB, PR;
+  bool ceil;
+};
+
+// Output size from the ONNX formula in floating point, with the rule that
+// the last ceil_mode window must start inside the input or leading padding.
+int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, bool ceil_mode) {
+  const double q = static_cast<double>(in + pb + pe - k) / static_cast<double>(s);
+  int64_t out = static_cast<int64_t>(ceil_mode ? std::ceil(q) : std::floor(q)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pb) --out;
+  return out;
+}
+
+TEST(OpsPool, AwkwardShapesAgainstNaive) {
+  const PoolCase cases[] = {
+      {1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, false},
+      {2, 3, 7, 9, 3, 3, 2, 2, 0, 0, 0, 0, true},   // odd sizes, stride 2, ceil
+      {1, 17, 6, 5, 2, 3, 2, 1, 1, 0, 0, 2, true},  // C = 17, asymmetric pads
+      {1, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false},  // H = W = 1
+      {1, 2, 8, 8, 3, 2, 3, 3, 1, 1, 1, 0, true},
+  };
+  uint32_t seed = 40;
+  for (const PoolCase& c : cases) {
+    SCOPED_TRACE(testing::Message() << "C=" << c.C << " H=" << c.H << " W=" << c.W << " K=" << c.KH << "x" << c.KW
+                                    << " S=" << c.SH << "x" << c.SW << " ceil=" << c.ceil);
+    Tensor x = ramp({c.N, c.C, c.H, c.W}, seed++);
+    const int64_t OH = pool_out(c.H, c.KH, c.SH, c.PT, c.PB, c.ceil), OW = pool_out(c.W, c.KW, c.SW, c.PL, c.PR, c.ceil);
+    for (const char* op : {"MaxPool", "AveragePool"})
+      for (int64_t include : {0, 1}) {
+        if (std::string(op) == "MaxPool" && include) continue;
+        OpTest t(op);
+        t.in(x).attr("kernel_shape", Ints{c.KH, c.KW}).attr("strides", Ints{c.SH, c.SW})
+            .attr("pads", Ints{c.PT, c.PL, c.PB, c.PR}).attr("ceil_mode", int64_t{c.ceil});
+        if (std::string(op) == "AveragePool") t.attr("count_include_pad", include);
+        Tensor y = t.run1();
+        Tensor want(DType::kF32, {c.N, c.C, OH, OW});
+        for (int64_t p = 0; p < c.N * c.C; ++p)
+          for (int64_t oh = 0; oh < OH; ++oh)
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              double best = -1e30, sum = 0;
+              int64_t n_in = 0, n_padded = 0;
+              for (int64_t kh = 0; kh < c.KH; ++kh)
+                for (int64_t kw = 0; kw < c.KW; ++kw) {
+                  const int64_t ih = oh * c.SH - c.PT + kh, iw = ow * c.SW - c.PL + kw;
+                  if (ih < c.H + c.PB && iw < c.W + c.PR) ++n_padded;
+                  if (ih < 0 || iw < 0 || ih >= c.H || iw >= c.W) continue;
+                  const double v = x.data<float>()[(p * c.H + ih) * c.W + iw];
+                  best = std::max(best, v);
+                  sum += v;
+                  ++n_in;
+                }
+              want.data<float>()[(p * OH + oh) * OW + ow] =
+                  static_cast<float>(std::string(op) == "MaxPool" ? best : sum / (include ? n_padded : n_in));
+            }
+        // Max is exact; a mean of <= 9 values in [-1, 1) is within float rounding.
+        expect_near(y, want, 1e-6f);
+      }
+  }
 }
 
 TEST(OpsPool, Errors) {
