@@ -60,7 +60,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
 
   if (depthwise_) {
     dw_ = &dw_config(isa);
-    packed_size_ = dw_packed_bytes(dw_->layout, p.OC, size_t(p.KH) * p.KW);
+    packed_size_ = dw_packed_bytes(dw_->layout, p.OC, p.KH, p.KW);
   } else {
     gemm_ = &gemm_config(isa, int4_);
     kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, k_));
@@ -72,7 +72,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   packed_offset_ = (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
   uint8_t* dst = packed_.data() + packed_offset_;
   if (depthwise_) {
-    pack_dw_weights(dw_->layout, p.OC, size_t(p.KH) * p.KW, w.wei, w.bias, za_, dst);
+    pack_dw_weights(dw_->layout, p.OC, p.KH, p.KW, w.wei, w.bias, za_, dst);
   } else {
     for (int g = 0; g < p.groups; ++g)
       pack_gemm_weights(gemm_->layout, ocg_, k_, w.wei + size_t(g) * ocg_ * k_, w.bias ? w.bias + g * ocg_ : nullptr,
@@ -84,7 +84,7 @@ std::vector<int8_t> PackedConv::unpack(std::vector<int32_t>* bias) const {
   std::vector<int8_t> wei(size_t(p_.OC) * k_);
   std::vector<int32_t> b(p_.OC);
   if (depthwise_) {
-    unpack_dw_weights(dw_->layout, p_.OC, size_t(p_.KH) * p_.KW, packed(), za_, wei.data(), b.data());
+    unpack_dw_weights(dw_->layout, p_.OC, p_.KH, p_.KW, packed(), za_, wei.data(), b.data());
   } else {
     for (int g = 0; g < p_.groups; ++g)
       unpack_gemm_weights(gemm_->layout, ocg_, k_, packed() + g * group_bytes_, za_, wei.data() + size_t(g) * ocg_ * k_,
@@ -284,37 +284,52 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
 void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
   const DwConfig& cfg = *dw_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
-  const size_t taps = size_t(p_.KH) * p_.KW, tp = dw_padded_taps(cfg.layout, taps);
+  const size_t taps = size_t(p_.KH) * p_.KW;
   const size_t esz_d = ep.f32_out ? 4 : 1;
   const int64_t rows = int64_t{N} * OH;
   const int threads = omp_get_max_threads();
   const uint8_t* wpk = packed();
+  const uint8_t* zero = zero_row_.data();
+  // Row kernel: input columns of the padded window row, KHp pointers each.
+  const size_t khp = (size_t(p_.KH) + 3) / 4 * 4;
+  const size_t iwp = size_t(OW - 1) * p_.stride_w + size_t(p_.KW - 1) * p_.dilation_w + 1;
 
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && rows > 1)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / OH, oh = row % OH;
     Scratch& s = t_scratch;
-    if (s.ptrs.size() < size_t(OW) * tp) s.ptrs.resize(size_t(OW) * tp);
-    const uint8_t** ptrs = s.ptrs.data();  // (OW, Tp) input pixels
-    const uint8_t* zero = zero_row_.data();
-    const uint8_t* rows[64];  // input row of each kh, nullptr when outside the image
-    const int KH = std::min(p_.KH, 64);
+    const uint8_t* in_rows[64];  // input row of each kh, nullptr when outside the image
+    const int KH = p_.KH;
     for (int kh = 0; kh < KH; ++kh) {
       const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
-      rows[kh] = (ih < 0 || ih >= H) ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
+      in_rows[kh] = (ih < 0 || ih >= H) ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
     }
+    uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
+    if (cfg.row_ukernel) {
+      if (s.ptrs.size() < iwp * khp) s.ptrs.resize(iwp * khp);
+      const uint8_t** cp = s.ptrs.data();  // (iwp, KHp)
+      for (size_t c = 0; c < iwp; ++c) {
+        const int64_t iw = int64_t(c) - p_.pad_left;
+        for (size_t kh = 0; kh < khp; ++kh)
+          cp[c * khp + kh] = (kh < size_t(KH) && in_rows[kh] && iw >= 0 && iw < W) ? in_rows[kh] + iw * p_.IC : zero;
+      }
+      const size_t xbytes = iwp * khp * 64;
+      if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
+      uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
+      cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, cp, iwp, wpk, za_, x, d, p_.OC, &ep);
+      continue;
+    }
+    if (s.ptrs.size() < size_t(OW) * taps) s.ptrs.resize(size_t(OW) * taps);
+    const uint8_t** ptrs = s.ptrs.data();  // (OW, taps) input pixels
     for (int ow = 0; ow < OW; ++ow) {
-      const uint8_t** pp = ptrs + size_t(ow) * tp;
+      const uint8_t** pp = ptrs + size_t(ow) * taps;
       const int64_t iw0 = int64_t{ow} * p_.stride_w - p_.pad_left;
       for (int kw = 0; kw < p_.KW; ++kw) {
         const int64_t iw = iw0 + kw * p_.dilation_w;
         const bool inside_w = iw >= 0 && iw < W;
-        const int64_t off = iw * p_.IC;
-        for (int kh = 0; kh < KH; ++kh) pp[kh * p_.KW + kw] = (inside_w && rows[kh]) ? rows[kh] + off : zero;
+        for (int kh = 0; kh < KH; ++kh) pp[kh * p_.KW + kw] = (inside_w && in_rows[kh]) ? in_rows[kh] + iw * p_.IC : zero;
       }
-      for (size_t t = taps; t < tp; ++t) pp[t] = zero;  // padded taps have zero weights
     }
-    uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
     cfg.ukernel(p_.OC, OW, taps, ptrs, wpk, za_, d, p_.OC, &ep);
   }
 }

@@ -9,7 +9,7 @@ namespace lapq {
 const DwConfig& dw_config(Isa isa) {
   static const DwConfig scalar{"u8s8_dwconv_c16__scalar", Isa::scalar, DwLayout::c16_s8, u8s8_dwconv_c16__scalar};
   static const DwConfig avx2{"u8s8_dwconv_c8__avx2", Isa::avx2, DwLayout::c16_s8, u8s8_dwconv_c8__avx2};
-  static const DwConfig vnni{"u8s8_dwconv_c64t4__avx512vnni", Isa::avx512vnni, DwLayout::c64t4_s8,
+  static const DwConfig vnni{"u8s8_dwconv_c64t4__avx512vnni", Isa::avx512vnni, DwLayout::c64t4_s8, nullptr,
                              u8s8_dwconv_c64t4__avx512vnni};
   LAPQ_CHECK(static_cast<int>(isa) <= static_cast<int>(host_isa()), ErrorCode::kUnsupported,
              "dw_config: ISA ", isa_name(isa), " is not supported by this CPU");
@@ -22,65 +22,67 @@ const DwConfig& dw_config(Isa isa) {
   return scalar;
 }
 
-size_t dw_padded_taps(DwLayout layout, size_t taps) {
-  return layout == DwLayout::c64t4_s8 ? (taps + 3) / 4 * 4 : taps;
-}
-
-size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t taps) {
+size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t kh, size_t kw) {
   if (layout == DwLayout::c16_s8) {
     const size_t cp = (channels + 15) / 16 * 16;
-    return cp * 4 + cp * taps;
+    return cp * 4 + cp * kh * kw;
   }
-  const size_t blocks = (channels + 63) / 64, tp = dw_padded_taps(layout, taps);
-  return blocks * (256 + 64 * tp);
+  const size_t blocks = (channels + 63) / 64, khb = (kh + 3) / 4;
+  return blocks * (256 + 256 * kw * khb);
 }
 
 namespace {
-// Byte offset of w[c][t] and of bias[c] in the packed buffer.
-size_t w_offset(DwLayout layout, size_t channels, size_t taps, size_t c, size_t t) {
+// Position (i, L, j) of channel c within its 64-channel block (c64t4_s8).
+size_t lane_pos(size_t c) {
+  const size_t cc = c % 64, L = cc / 16, i = (cc % 16) / 4, j = cc % 4;
+  return i * 16 + L * 4 + j;
+}
+// Byte offset of w[c][y][x] and of bias[c] in the packed buffer.
+size_t w_offset(DwLayout layout, size_t channels, size_t kh, size_t kw, size_t c, size_t y, size_t x) {
   if (layout == DwLayout::c16_s8) {
     const size_t cp = (channels + 15) / 16 * 16;
-    return cp * 4 + t * cp + c;
+    return cp * 4 + (y * kw + x) * cp + c;
   }
-  const size_t tp = dw_padded_taps(layout, taps), bb = 256 + 64 * tp;
-  const size_t cc = c % 64, L = cc / 16, i = (cc % 16) / 4, j = cc % 4;
-  return (c / 64) * bb + 256 + (t / 4) * 256 + i * 64 + L * 16 + j * 4 + t % 4;
+  const size_t khb = (kh + 3) / 4, bb = 256 + 256 * kw * khb;
+  return (c / 64) * bb + 256 + (x * khb + y / 4) * 256 + lane_pos(c) * 4 + y % 4;
 }
-size_t bias_offset(DwLayout layout, size_t channels, size_t taps, size_t c) {
+size_t bias_offset(DwLayout layout, size_t kh, size_t kw, size_t c) {
   if (layout == DwLayout::c16_s8) return c * 4;
-  const size_t bb = 256 + 64 * dw_padded_taps(layout, taps);
-  return (c / 64) * bb + (c % 64) * 4;
+  const size_t bb = 256 + 256 * kw * ((kh + 3) / 4);
+  return (c / 64) * bb + lane_pos(c) * 4;
 }
 }  // namespace
 
-void pack_dw_weights(DwLayout layout, size_t channels, size_t taps, const int8_t* w, const int32_t* bias,
+void pack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, const int8_t* w, const int32_t* bias,
                      int32_t za, void* dst) {
+  const size_t taps = kh * kw;
   auto* out = static_cast<uint8_t*>(dst);
-  std::memset(out, 0, dw_packed_bytes(layout, channels, taps));
+  std::memset(out, 0, dw_packed_bytes(layout, channels, kh, kw));
   for (size_t c = 0; c < channels; ++c) {
     int64_t sum = 0;
     for (size_t t = 0; t < taps; ++t) {
       const int8_t v = w[c * taps + t];
       sum += v;
-      out[w_offset(layout, channels, taps, c, t)] = static_cast<uint8_t>(v);
+      out[w_offset(layout, channels, kh, kw, c, t / kw, t % kw)] = static_cast<uint8_t>(v);
     }
     const int32_t folded = static_cast<int32_t>((bias ? int64_t{bias[c]} : 0) - int64_t{za} * sum);
-    std::memcpy(out + bias_offset(layout, channels, taps, c), &folded, 4);
+    std::memcpy(out + bias_offset(layout, kh, kw, c), &folded, 4);
   }
 }
 
-void unpack_dw_weights(DwLayout layout, size_t channels, size_t taps, const void* packed, int32_t za,
+void unpack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, const void* packed, int32_t za,
                        int8_t* w, int32_t* bias) {
+  const size_t taps = kh * kw;
   const auto* in = static_cast<const uint8_t*>(packed);
   for (size_t c = 0; c < channels; ++c) {
     int64_t sum = 0;
     for (size_t t = 0; t < taps; ++t) {
-      const int8_t v = static_cast<int8_t>(in[w_offset(layout, channels, taps, c, t)]);
+      const int8_t v = static_cast<int8_t>(in[w_offset(layout, channels, kh, kw, c, t / kw, t % kw)]);
       w[c * taps + t] = v;
       sum += v;
     }
     int32_t folded;
-    std::memcpy(&folded, in + bias_offset(layout, channels, taps, c), 4);
+    std::memcpy(&folded, in + bias_offset(layout, kh, kw, c), 4);
     bias[c] = static_cast<int32_t>(folded + int64_t{za} * sum);
   }
 }

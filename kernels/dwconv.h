@@ -17,14 +17,26 @@ namespace lapq {
 enum class DwLayout {
   // int32 bias[Cp]; int8 w[T][Cp]; Cp = round_up(C, 16).
   c16_s8,
-  // per block of 64 channels: int32 bias[64]; then per group g of 4 taps
-  // (T padded to 4): 256 bytes ordered (i, L, j, t) = w[16L + 4i + j][4g + t],
-  // the order punpck{l,h}{bw,wd} of four tap vectors produces (vpdpbusd operands).
+  // per block of 64 channels: int32 bias[64] ordered (i, L, j) = channel
+  // 16L + 4i + j; then for kw, for kernel-row group hb (KH padded to 4):
+  // 256 bytes ordered (i, L, j, t) = w[16L + 4i + j][kh = 4hb + t][kw] (0 past KH),
+  // the order punpck{l,h}{bw,wd} of four kernel rows produces (vpdpbusd operands).
   c64t4_s8,
 };
 
-// dst pixel p, channel c: dst + p * dst_pixel_stride + c (elements).
-// ptrs: (npix, dw_padded_taps(layout, taps)) pointers to input pixels.
+// Row kernel (c64t4_s8): one output row of ow_count pixels. The input columns
+// of the row's window, padded (c = 0 .. iwp-1, input column c - pad_left), come as
+// col_ptrs: (iwp, KHp) pointers (out-of-image or kh >= KH: a row of za), KHp =
+// round_up(KH, 4). Output pixel o reads columns o*stride_w + kw*dilation_w.
+// scratch: 64-byte aligned, iwp * KHp * 64 bytes (interleaved columns, reused by
+// every output that reads them).
+using DwRowUkernel = void (*)(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
+                              size_t dilation_w, const uint8_t* const* col_ptrs, size_t iwp, const void* w,
+                              int32_t za, void* scratch, void* dst, size_t dst_pixel_stride,
+                              const GemmEpilogue* ep);
+
+// Pixel kernel (c16_s8). dst pixel p, channel c: dst + p * dst_pixel_stride + c
+// (elements). ptrs: (npix, taps) pointers to input pixels.
 using DwUkernel = void (*)(size_t channels, size_t npix, size_t taps, const uint8_t* const* ptrs,
                            const void* w, int32_t za, void* dst, size_t dst_pixel_stride,
                            const GemmEpilogue* ep);
@@ -33,20 +45,21 @@ struct DwConfig {
   const char* name = "";
   Isa isa = Isa::scalar;
   DwLayout layout = DwLayout::c16_s8;
-  DwUkernel ukernel = nullptr;
+  DwUkernel ukernel = nullptr;        // c16_s8 layout
+  DwRowUkernel row_ukernel = nullptr;  // c64t4_s8 layout
 };
 
 const DwConfig& dw_config(Isa isa);
-size_t dw_padded_taps(DwLayout layout, size_t taps);
-size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t taps);
-// w: (C, T) int8; bias (C) or nullptr; za folded as -za * sum_t w.
-void pack_dw_weights(DwLayout layout, size_t channels, size_t taps, const int8_t* w, const int32_t* bias,
+size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t kh, size_t kw);
+// w: (C, KH, KW) int8; bias (C) or nullptr; za folded as -za * sum w.
+void pack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, const int8_t* w, const int32_t* bias,
                      int32_t za, void* dst);
-void unpack_dw_weights(DwLayout layout, size_t channels, size_t taps, const void* packed, int32_t za,
+void unpack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, const void* packed, int32_t za,
                        int8_t* w, int32_t* bias);
 
 void u8s8_dwconv_c16__scalar(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
 void u8s8_dwconv_c8__avx2(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
-void u8s8_dwconv_c64t4__avx512vnni(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
+void u8s8_dwconv_c64t4__avx512vnni(size_t, size_t, size_t, size_t, size_t, size_t, const uint8_t* const*, size_t,
+                                   const void*, int32_t, void*, void*, size_t, const GemmEpilogue*);
 
 }  // namespace lapq

@@ -1,12 +1,17 @@
-// u8s8_dwconv_c64t4__avx512vnni: depthwise microkernel, 64 channels per step.
-// Layout c64t4_s8, per 64-channel block: int32 bias[64]; then per group of 4
-// taps, 256 bytes ordered (i, L, j, t) = w[16L + 4i + j][4g + t].
-// Four tap vectors (64 channels each) are interleaved with punpck{l,h}bw and
-// punpck{l,h}wd into r0..r3, where 128-bit lane L of r_i holds channels
-// 16L+4i .. 16L+4i+3 with their 4 taps adjacent: one vpdpbusd each. After the
-// taps, a 4x4 transpose of 128-bit lanes (vshufi32x4) restores channel order.
-// Row sums for weight zero points use vpdpbusd with all-ones weights.
-// Overflow: |sum| <= T*255*128, tiny.
+// u8s8_dwconv_c64t4__avx512vnni: depthwise convolution, one output row per call,
+// 64 channels per step.
+// Layout c64t4_s8, per 64-channel block: int32 bias[64] in lane order (i, L, j) =
+// channel 16L + 4i + j; then per (kw, kernel-row group hb) 256 bytes (i, L, j, t) =
+// w[16L + 4i + j][4hb + t][kw].
+// Phase 1: each input column of the row's window is interleaved once: four kernel
+// rows (64 channels each) go through punpck{l,h}bw + punpck{l,h}wd into x0..x3,
+// where 128-bit lane L of x_i holds channels 16L+4i .. 16L+4i+3 with their 4 rows
+// adjacent (a vpdpbusd operand). Stride-1 3x3 reuses every column for 3 outputs.
+// Phase 2: per output, KW * KHp/4 * 4 vpdpbusd. Accumulators stay in lane order;
+// the epilogue constants are transposed once per block, and vpackssdw/vpackuswb
+// (per-lane) bring the bytes back to channel order for free.
+// Row sums for weight zero points: vpdpbusd with all-ones weights.
+// Overflow: |sum| <= KH*KW*255*128, tiny.
 #include <immintrin.h>
 
 #include "kernels/dwconv.h"
@@ -16,77 +21,117 @@ namespace {
 
 #include "kernels/x86/avx512_epilogue.inc"
 
-inline void transpose_lanes(__m512i v[4]) {
-  const __m512i t0 = _mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0));
-  const __m512i t1 = _mm512_shuffle_i32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0));
-  const __m512i t2 = _mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2));
-  const __m512i t3 = _mm512_shuffle_i32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2));
-  v[0] = _mm512_shuffle_i32x4(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
-  v[1] = _mm512_shuffle_i32x4(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
-  v[2] = _mm512_shuffle_i32x4(t2, t3, _MM_SHUFFLE(2, 0, 2, 0));
-  v[3] = _mm512_shuffle_i32x4(t2, t3, _MM_SHUFFLE(3, 1, 3, 1));
+// 4x4 transpose of 128-bit lanes: lane order (i, L) <-> channel order (L, i).
+inline void transpose_lanes(__m512 v[4]) {
+  const __m512 t0 = _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512 t1 = _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512 t2 = _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2));
+  const __m512 t3 = _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2));
+  v[0] = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+  v[1] = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+  v[2] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(2, 0, 2, 0));
+  v[3] = _mm512_shuffle_f32x4(t2, t3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// Per-channel float vector (scale, bias, zero point) of channels c.. in lane order.
+inline void load_lane_order(const float* p, size_t c, size_t count, __m512 out[4]) {
+  for (size_t L = 0; L < 4; ++L)
+    out[L] = L * 16 < count ? _mm512_maskz_loadu_ps(mask16(count - L * 16), p + c + L * 16) : _mm512_setzero_ps();
+  transpose_lanes(out);
 }
 
 template <bool ROWSUM>
-void block64(size_t c, size_t count, size_t tp, const uint8_t* const* pp, const uint8_t* wb, int32_t za,
-             void* dst, size_t idx, const GemmEpilogue* ep) {
+void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
+             const uint8_t* const* col_ptrs, size_t iwp, const uint8_t* wb, int32_t za, __m512i* x,
+             void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const size_t khb = (kh + 3) / 4, khp = khb * 4;
   const __mmask64 mask = count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
-  __m512i acc[4], rs[4];
-  for (int i = 0; i < 4; ++i) acc[i] = rs[i] = _mm512_setzero_si512();
-  const __m512i ones = _mm512_set1_epi8(1);
-  const uint8_t* wg = wb + 256;  // (Tp/4, 4, 4, 4, 4) int8
-  for (size_t t = 0; t < tp; t += 4, wg += 256) {
-    const __m512i t0 = _mm512_maskz_loadu_epi8(mask, pp[t] + c);
-    const __m512i t1 = _mm512_maskz_loadu_epi8(mask, pp[t + 1] + c);
-    const __m512i t2 = _mm512_maskz_loadu_epi8(mask, pp[t + 2] + c);
-    const __m512i t3 = _mm512_maskz_loadu_epi8(mask, pp[t + 3] + c);
-    const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
-    const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
-    const __m512i r[4] = {_mm512_unpacklo_epi16(u01l, u23l), _mm512_unpackhi_epi16(u01l, u23l),
-                          _mm512_unpacklo_epi16(u01h, u23h), _mm512_unpackhi_epi16(u01h, u23h)};
-    for (int i = 0; i < 4; ++i) {
-      acc[i] = _mm512_dpbusd_epi32(acc[i], r[i], _mm512_loadu_si512(wg + 64 * i));
-      if (ROWSUM) rs[i] = _mm512_dpbusd_epi32(rs[i], r[i], ones);
+  // Phase 1: interleave every column: x[(col * khb + hb) * 4 + i].
+  for (size_t col = 0; col < iwp; ++col)
+    for (size_t hb = 0; hb < khb; ++hb) {
+      const uint8_t* const* p = col_ptrs + col * khp + hb * 4;
+      const __m512i t0 = _mm512_maskz_loadu_epi8(mask, p[0] + c);
+      const __m512i t1 = _mm512_maskz_loadu_epi8(mask, p[1] + c);
+      const __m512i t2 = _mm512_maskz_loadu_epi8(mask, p[2] + c);
+      const __m512i t3 = _mm512_maskz_loadu_epi8(mask, p[3] + c);
+      const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
+      const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
+      __m512i* xo = x + (col * khb + hb) * 4;
+      _mm512_store_si512(xo + 0, _mm512_unpacklo_epi16(u01l, u23l));
+      _mm512_store_si512(xo + 1, _mm512_unpackhi_epi16(u01l, u23l));
+      _mm512_store_si512(xo + 2, _mm512_unpacklo_epi16(u01h, u23h));
+      _mm512_store_si512(xo + 3, _mm512_unpackhi_epi16(u01h, u23h));
     }
-  }
-  transpose_lanes(acc);
-  if (ROWSUM) transpose_lanes(rs);
-  const __m512i tza = _mm512_set1_epi32(static_cast<int32_t>(tp) * za);  // padded taps read za too
-  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
-  __m512 y[4];
-  for (size_t L = 0; L < 4; ++L) {
-    const size_t n0 = L * 16;
-    const size_t cnt = count > n0 ? count - n0 : 0;
-    const __m512i a = _mm512_add_epi32(acc[L], _mm512_loadu_si512(wb + n0 * 4));
-    const __m512 r = ROWSUM ? _mm512_cvtepi32_ps(_mm512_sub_epi32(rs[L], tza)) : _mm512_setzero_ps();
-    y[L] = epilogue_y(a, r, c + n0, cnt, e, false);
-  }
-  if (e.f32_out) {
-    float* d = static_cast<float*>(dst) + idx;
-    for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
-  } else {
-    store_u8x64(epilogue_q(y[0], e), epilogue_q(y[1], e), epilogue_q(y[2], e), epilogue_q(y[3], e),
-                static_cast<uint8_t*>(dst) + idx, count);
+  // Epilogue constants in lane order, once per block.
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order(e.scale, c, count, scale);
+  if (e.bias) load_lane_order(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order(e.wei_zp, c, count, zw);
+  const __m512i ibias[4] = {_mm512_loadu_si512(wb), _mm512_loadu_si512(wb + 64), _mm512_loadu_si512(wb + 128),
+                            _mm512_loadu_si512(wb + 192)};
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);  // padded rows read za too
+  const uint8_t* wt = wb + 256;  // (KW, KHb, 4, 64) int8
+  // Phase 2: outputs.
+  for (size_t o = 0; o < ow_count; ++o) {
+    __m512i a0 = ibias[0], a1 = ibias[1], a2 = ibias[2], a3 = ibias[3];
+    __m512i r0 = _mm512_setzero_si512(), r1 = r0, r2 = r0, r3 = r0;
+    for (size_t q = 0; q < kw; ++q) {
+      const __m512i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+      const uint8_t* wq = wt + q * khb * 256;
+      for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256) {
+        a0 = _mm512_dpbusd_epi32(a0, xc[0], _mm512_loadu_si512(wq));
+        a1 = _mm512_dpbusd_epi32(a1, xc[1], _mm512_loadu_si512(wq + 64));
+        a2 = _mm512_dpbusd_epi32(a2, xc[2], _mm512_loadu_si512(wq + 128));
+        a3 = _mm512_dpbusd_epi32(a3, xc[3], _mm512_loadu_si512(wq + 192));
+        if (ROWSUM) {
+          r0 = _mm512_dpbusd_epi32(r0, xc[0], ones);
+          r1 = _mm512_dpbusd_epi32(r1, xc[1], ones);
+          r2 = _mm512_dpbusd_epi32(r2, xc[2], ones);
+          r3 = _mm512_dpbusd_epi32(r3, xc[3], ones);
+        }
+      }
+    }
+    const __m512i acc[4] = {a0, a1, a2, a3}, rsum[4] = {r0, r1, r2, r3};
+    __m512 y[4];
+    for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
+      __m512 t = _mm512_cvtepi32_ps(acc[i]);
+      if (ROWSUM) t = _mm512_sub_ps(t, _mm512_mul_ps(zw[i], _mm512_cvtepi32_ps(_mm512_sub_epi32(rsum[i], kza))));
+      y[i] = _mm512_mul_ps(t, scale[i]);
+      if (e.bias) y[i] = _mm512_add_ps(y[i], bias[i]);
+    }
+    if (e.f32_out) {
+      transpose_lanes(y);
+      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+      for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
+    } else {
+      // Lane L of packs(q0, q1) holds channels 16L..16L+7, of packs(q2, q3) 16L+8..16L+15;
+      // vpackuswb joins them: channel order without a permute.
+      const __m512i p01 = _mm512_packs_epi32(epilogue_q(y[0], e), epilogue_q(y[1], e));
+      const __m512i p23 = _mm512_packs_epi32(epilogue_q(y[2], e), epilogue_q(y[3], e));
+      _mm512_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask,
+                              _mm512_packus_epi16(p01, p23));
+    }
   }
 }
 
 }  // namespace
 
-void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t npix, size_t taps, const uint8_t* const* ptrs,
-                                   const void* w, int32_t za, void* dst, size_t dst_pixel_stride,
+void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
+                                   size_t dilation_w, const uint8_t* const* col_ptrs, size_t iwp, const void* w,
+                                   int32_t za, void* scratch, void* dst, size_t dst_pixel_stride,
                                    const GemmEpilogue* ep) {
-  const size_t tp = (taps + 3) / 4 * 4, bb = 256 + 64 * tp;
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
+  const size_t bb = 256 + 256 * kw * ((kh + 3) / 4);
   const auto* w8 = static_cast<const uint8_t*>(w);
-  for (size_t p = 0; p < npix; ++p) {
-    const uint8_t* const* pp = ptrs + p * tp;
-    for (size_t c = 0; c < channels; c += 64) {
-      const size_t count = channels - c < 64 ? channels - c : 64;
-      const uint8_t* wb = w8 + (c / 64) * bb;
-      if (ep->wei_zp)
-        block64<true>(c, count, tp, pp, wb, za, dst, p * dst_pixel_stride + c, ep);
-      else
-        block64<false>(c, count, tp, pp, wb, za, dst, p * dst_pixel_stride + c, ep);
-    }
+  auto* x = static_cast<__m512i*>(scratch);
+  for (size_t c = 0; c < channels; c += 64) {
+    const size_t count = channels - c < 64 ? channels - c : 64;
+    const uint8_t* wb = w8 + (c / 64) * bb;
+    if (e.wei_zp)
+      block64<true>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e);
+    else
+      block64<false>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e);
   }
 }
 
