@@ -164,6 +164,10 @@ TEST(ImageDecode, CorruptAndTruncated) {
     const std::string trunc = dir.file(std::string("trunc.") + image_format_name(f));
     test::write_bytes(trunc, std::vector<uint8_t>(good.begin(), good.begin() + 40));
     expect_error([&] { decode_image_file(trunc); }, ErrorCode::kBadImage, trunc);
+    // Cut at 90%: the pixel data ends early.
+    const std::string cut = dir.file(std::string("cut.") + image_format_name(f));
+    test::write_bytes(cut, std::vector<uint8_t>(good.begin(), good.begin() + good.size() * 9 / 10));
+    expect_error([&] { decode_image_file(cut); }, ErrorCode::kBadImage, cut);
     // Header intact, payload overwritten.
     std::vector<uint8_t> bad = good;
     for (size_t i = 64; i < bad.size(); ++i) bad[i] = 0xFF;
