@@ -40,12 +40,14 @@ inline void load_lane_order(const float* p, size_t c, size_t count, __m512 out[4
   transpose_lanes(out);
 }
 
-template <bool ROWSUM>
+// K3 = true: KW == 3 and KH <= 4 (the common 3x3), weights held in 12 registers.
+template <bool ROWSUM, bool K3>
 void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
              const uint8_t* const* col_ptrs, size_t iwp, const uint8_t* wb, int32_t za, __m512i* x,
              void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
   const size_t khb = (kh + 3) / 4, khp = khb * 4;
   const __mmask64 mask = count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
+  const __m512i zrow = _mm512_maskz_set1_epi8(mask, static_cast<char>(za));
   // Phase 1: interleave every column: x[(col * khb + hb) * 4 + i].
   for (size_t col = 0; col < iwp; ++col)
     for (size_t hb = 0; hb < khb; ++hb) {
@@ -53,7 +55,7 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
       const __m512i t0 = _mm512_maskz_loadu_epi8(mask, p[0] + c);
       const __m512i t1 = _mm512_maskz_loadu_epi8(mask, p[1] + c);
       const __m512i t2 = _mm512_maskz_loadu_epi8(mask, p[2] + c);
-      const __m512i t3 = _mm512_maskz_loadu_epi8(mask, p[3] + c);
+      const __m512i t3 = hb * 4 + 3 < kh ? _mm512_maskz_loadu_epi8(mask, p[3] + c) : zrow;  // KH = 3: za row
       const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
       const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
       __m512i* xo = x + (col * khb + hb) * 4;
@@ -72,23 +74,50 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   const __m512i ones = _mm512_set1_epi8(1);
   const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);  // padded rows read za too
   const uint8_t* wt = wb + 256;  // (KW, KHb, 4, 64) int8
+  __m512i w00, w01, w02, w03, w10, w11, w12, w13, w20, w21, w22, w23;  // K3: (kw, i)
+  if constexpr (K3) {
+    w00 = _mm512_loadu_si512(wt), w01 = _mm512_loadu_si512(wt + 64);
+    w02 = _mm512_loadu_si512(wt + 128), w03 = _mm512_loadu_si512(wt + 192);
+    w10 = _mm512_loadu_si512(wt + 256), w11 = _mm512_loadu_si512(wt + 320);
+    w12 = _mm512_loadu_si512(wt + 384), w13 = _mm512_loadu_si512(wt + 448);
+    w20 = _mm512_loadu_si512(wt + 512), w21 = _mm512_loadu_si512(wt + 576);
+    w22 = _mm512_loadu_si512(wt + 640), w23 = _mm512_loadu_si512(wt + 704);
+  }
   // Phase 2: outputs.
   for (size_t o = 0; o < ow_count; ++o) {
     __m512i a0 = ibias[0], a1 = ibias[1], a2 = ibias[2], a3 = ibias[3];
     __m512i r0 = _mm512_setzero_si512(), r1 = r0, r2 = r0, r3 = r0;
-    for (size_t q = 0; q < kw; ++q) {
-      const __m512i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
-      const uint8_t* wq = wt + q * khb * 256;
-      for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256) {
-        a0 = _mm512_dpbusd_epi32(a0, xc[0], _mm512_loadu_si512(wq));
-        a1 = _mm512_dpbusd_epi32(a1, xc[1], _mm512_loadu_si512(wq + 64));
-        a2 = _mm512_dpbusd_epi32(a2, xc[2], _mm512_loadu_si512(wq + 128));
-        a3 = _mm512_dpbusd_epi32(a3, xc[3], _mm512_loadu_si512(wq + 192));
-        if (ROWSUM) {
-          r0 = _mm512_dpbusd_epi32(r0, xc[0], ones);
-          r1 = _mm512_dpbusd_epi32(r1, xc[1], ones);
-          r2 = _mm512_dpbusd_epi32(r2, xc[2], ones);
-          r3 = _mm512_dpbusd_epi32(r3, xc[3], ones);
+    if constexpr (K3) {
+      const __m512i* xc = x + o * stride_w * 4;
+      const size_t dq = dil_w * 4;
+#define LAPQ_TAP(q)                                                                              \
+  a0 = _mm512_dpbusd_epi32(a0, xc[q * dq + 0], w##q##0);                                         \
+  a1 = _mm512_dpbusd_epi32(a1, xc[q * dq + 1], w##q##1);                                         \
+  a2 = _mm512_dpbusd_epi32(a2, xc[q * dq + 2], w##q##2);                                         \
+  a3 = _mm512_dpbusd_epi32(a3, xc[q * dq + 3], w##q##3);                                         \
+  if (ROWSUM) {                                                                                  \
+    r0 = _mm512_dpbusd_epi32(r0, xc[q * dq + 0], ones);                                          \
+    r1 = _mm512_dpbusd_epi32(r1, xc[q * dq + 1], ones);                                          \
+    r2 = _mm512_dpbusd_epi32(r2, xc[q * dq + 2], ones);                                          \
+    r3 = _mm512_dpbusd_epi32(r3, xc[q * dq + 3], ones);                                          \
+  }
+      LAPQ_TAP(0) LAPQ_TAP(1) LAPQ_TAP(2)
+#undef LAPQ_TAP
+    } else {
+      for (size_t q = 0; q < kw; ++q) {
+        const __m512i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+        const uint8_t* wq = wt + q * khb * 256;
+        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256) {
+          a0 = _mm512_dpbusd_epi32(a0, xc[0], _mm512_loadu_si512(wq));
+          a1 = _mm512_dpbusd_epi32(a1, xc[1], _mm512_loadu_si512(wq + 64));
+          a2 = _mm512_dpbusd_epi32(a2, xc[2], _mm512_loadu_si512(wq + 128));
+          a3 = _mm512_dpbusd_epi32(a3, xc[3], _mm512_loadu_si512(wq + 192));
+          if (ROWSUM) {
+            r0 = _mm512_dpbusd_epi32(r0, xc[0], ones);
+            r1 = _mm512_dpbusd_epi32(r1, xc[1], ones);
+            r2 = _mm512_dpbusd_epi32(r2, xc[2], ones);
+            r3 = _mm512_dpbusd_epi32(r3, xc[3], ones);
+          }
         }
       }
     }
@@ -128,10 +157,15 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   for (size_t c = 0; c < channels; c += 64) {
     const size_t count = channels - c < 64 ? channels - c : 64;
     const uint8_t* wb = w8 + (c / 64) * bb;
-    if (e.wei_zp)
-      block64<true>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e);
-    else
-      block64<false>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e);
+    const bool k3 = kw == 3 && kh <= 4;
+#define LAPQ_CALL(R, K) \
+  block64<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e)
+    if (e.wei_zp) {
+      if (k3) LAPQ_CALL(true, true); else LAPQ_CALL(true, false);
+    } else {
+      if (k3) LAPQ_CALL(false, true); else LAPQ_CALL(false, false);
+    }
+#undef LAPQ_CALL
   }
 }
 
