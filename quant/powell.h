@@ -19,10 +19,17 @@
 // deterministic objective; reevaluate_line_origin = true reproduces scipy's
 // evaluation count exactly.
 //
+// Settings: the LAPQ reference exactly = PowellOptions{} with maxiter 1 or 2 and
+// reevaluate_line_origin = true (same points and counts as scipy). Recommended for
+// lapq: scale_by_x0 = true, positivity = Positivity::kAbs (same algorithm, sensible
+// first steps, no collapsed layer).
+//
 // Prefix caching: the objective always receives the full x. Along a unit
 // direction only one coordinate differs from the previous evaluation (bit for
-// bit: u_j + t * 0 == u_j), so a caller that caches per-layer state compares x
-// with the previous x (first_changed_coordinate) and recomputes from there.
+// bit: u_j + t * 0 == u_j) -- except the first evaluation of line i, which also
+// moves coordinate i-1 from its last trial value back to its line minimum. A
+// caller that caches per-layer state compares x with the previous x
+// (first_changed_coordinate) and recomputes from the first changed layer.
 // After the first iteration, directions may be combinations of coordinates.
 #pragma once
 
