@@ -71,6 +71,7 @@ LAPQ_UNARY_MATH(SqrtOp, std::sqrt(x))
 LAPQ_UNARY_MATH(ExpOp, std::exp(x))
 LAPQ_UNARY_MATH(LogOp, std::log(x))
 LAPQ_UNARY_MATH(TanhOp, std::tanh(x))
+LAPQ_UNARY_MATH(ErfOp, std::erf(x))
 LAPQ_UNARY_MATH(FloorOp, std::floor(x))
 LAPQ_UNARY_MATH(CeilOp, std::ceil(x))
 LAPQ_UNARY_MATH(NegOp, static_cast<T>(-x))
@@ -221,6 +222,39 @@ void prelu_infer(InferContext& ctx) {
   set_out(ctx, 0, x.dtype, x.shape);
 }
 
+// ---- Pow ----------------------------------------------------------------------
+
+// Pow: base and exponent may have different dtypes (opset 12+); the output
+// has the base's dtype. Computed in double, then converted.
+void pow_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  const Value& y = req_in(ctx, 1);
+  require_dtype(ctx, 0, {DType::kF32, DType::kF64, DType::kI64, DType::kI32});
+  require_dtype(ctx, 1, kNumeric);
+  set_out(ctx, 0, x.dtype, broadcast_shapes(x.shape, y.shape, ctx.where()));
+}
+
+void pow_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  const Tensor& e = *in[1];
+  Tensor& y = *out[0];
+  std::array<std::vector<int64_t>, 2> st{broadcast_strides(x.shape(), y.shape()),
+                                         broadcast_strides(e.shape(), y.shape())};
+  dispatch_numeric(x.dtype(), node_where(node), [&]<class T>() {
+    dispatch_numeric(e.dtype(), node_where(node), [&]<class U>() {
+      const T* px = x.data<T>();
+      const U* pe = e.data<U>();
+      T* py = y.data<T>();
+      for_each_broadcast<2>(y.shape(), st, [&](int64_t o, const std::array<int64_t, 2>& off) {
+        const double v = std::pow(static_cast<double>(px[off[0]]), static_cast<double>(pe[off[1]]));
+        if constexpr (std::is_integral_v<T>) py[o] = static_cast<T>(std::trunc(v));
+        else py[o] = static_cast<T>(v);
+      });
+    });
+  });
+}
+
 // ---- variadic -----------------------------------------------------------------
 
 void variadic_infer(InferContext& ctx) {
@@ -307,6 +341,8 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(make_schema("Exp", 1, 1, 6, unary_infer<&kFloat>, unary_ref<ExpOp>));
   r.add(make_schema("Log", 1, 1, 6, unary_infer<&kFloat>, unary_ref<LogOp>));
   r.add(make_schema("Tanh", 1, 1, 6, unary_infer<&kFloat>, unary_ref<TanhOp>));
+  r.add(make_schema("Erf", 1, 1, 9, unary_infer<&kFloat>, unary_ref<ErfOp>));
+  r.add(make_schema("Pow", 2, 2, 7, pow_infer, pow_ref));
   r.add(make_schema("Floor", 1, 1, 6, unary_infer<&kFloat>, unary_ref<FloorOp>));
   r.add(make_schema("Ceil", 1, 1, 6, unary_infer<&kFloat>, unary_ref<CeilOp>));
   r.add(make_schema("Neg", 1, 1, 6, unary_infer<&kSigned>, unary_ref<NegOp>));

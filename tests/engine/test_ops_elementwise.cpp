@@ -48,6 +48,18 @@ TEST(OpsUnary, MathFunctions) {
   expect_exact(OpTest("Abs").in(i32({2}, {3, -4})).run1(), i32({2}, {3, 4}));
 }
 
+TEST(OpsUnary, ErfAndPow) {
+  // erf(0) = 0, erf is odd, erf(1) = 0.8427007929.
+  expect_f32(OpTest("Erf").in(f32({3}, {0.f, 1.f, -1.f})).run1(), {3}, {0.f, 0.8427007929f, -0.8427007929f}, 1e-6f);
+  // x^2 with a scalar exponent (LayerNorm variance in ConvNeXt exports).
+  expect_f32(OpTest("Pow").in(f32({3}, {-3.f, 0.5f, 2.f})).in(f32({}, {2.f})).run1(), {3}, {9.f, 0.25f, 4.f});
+  // Broadcast exponent of another dtype; output keeps the base's dtype.
+  expect_f32(OpTest("Pow").in(f32({2, 2}, {2, 3, 4, 9})).in(i64({2}, {3, -1})).run1(), {2, 2},
+             {8.f, 1.f / 3, 64.f, 1.f / 9});
+  expect_exact(OpTest("Pow").in(i64({3}, {2, -3, 5})).in(i64({}, {3})).run1(), i64({3}, {8, -27, 125}));
+  expect_f32(OpTest("Pow").in(f32({1}, {4.f})).in(f32({1}, {0.5f})).run1(), {1}, {2.f});
+}
+
 TEST(OpsUnary, FloatOnlyOpsRejectIntegers) {
   expect_error([] { OpTest("Sqrt").in(i64({1}, {4})).run1(); }, ErrorCode::kUnsupported, {"Sqrt 'node0'", "int64"});
 }

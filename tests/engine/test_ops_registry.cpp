@@ -13,7 +13,7 @@ TEST(OpRegistry, HasEveryDocumentedOp) {
                        "Transpose", "Squeeze", "Unsqueeze", "Softmax", "LogSoftmax", "Identity", "Dropout", "Shape",
                        "Gather", "ConstantOfShape", "Constant", "Cast", "Range", "Equal", "Where", "Expand",
                        "ReduceMean", "Sqrt", "Neg", "Exp", "Log", "Tanh", "Floor", "Ceil", "Abs", "Min", "Max", "Sum",
-                       "Mean"};
+                       "Mean", "Erf", "Pow"};
   const OpRegistry& r = OpRegistry::get();
   for (const char* op : ops) {
     const OpSchema* s = r.find(op);
