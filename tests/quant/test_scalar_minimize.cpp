@@ -52,6 +52,25 @@ TEST(MinimizeBounded, KnownMinima) {
   }
 }
 
+// scipy's minimize_scalar docstring: f(x) = (x - 2) x (x + 2)^2.
+//   bounded on (-3, -1): x = -2.0000002026, f = 3.28365179850e-13
+//   Brent (bracket from 0, 1; tol 1.48e-8): x = 1.28077640403, f = -9.9149495908
+// The printed digits are matched: same algorithm, same points.
+double scipy_doc_f(double x) { return ((x - 2) * x) * ((x + 2) * (x + 2)); }  // Python evaluation order
+
+TEST(MinimizeBounded, ReproducesScipyDocumentedResult) {
+  const ScalarMinResult r = minimize_bounded(scipy_doc_f, -3.0, -1.0);
+  EXPECT_NEAR(r.x, -2.0000002026, 5e-11);
+  EXPECT_NEAR(r.fx, 3.28365179850e-13, 5e-23);
+}
+
+TEST(Brent, ReproducesScipyDocumentedResult) {
+  const Bracket br = bracket_minimum(scipy_doc_f);
+  const ScalarMinResult r = brent_minimize(scipy_doc_f, br);
+  EXPECT_NEAR(r.x, 1.28077640403, 5e-12);
+  EXPECT_NEAR(r.fx, -9.9149495908, 5e-11);
+}
+
 TEST(MinimizeBounded, ToleranceOptionsAndLimits) {
   // |x - c|^1.5: no parabola fits it exactly, so the tolerance decides the work.
   const auto f = [](double x) { return std::pow(std::fabs(x - 0.123456), 1.5); };
