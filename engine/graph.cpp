@@ -78,6 +78,11 @@ int Node::num_inputs_present() const {
 }
 
 int Graph::add_value(Value v) {
+  if (v.is_constant()) {  // a constant's shape and dtype are its data's
+    v.shape = v.constant.shape();
+    v.dtype = v.constant.dtype();
+    v.has_shape = true;
+  }
   values.push_back(std::move(v));
   return static_cast<int>(values.size()) - 1;
 }
