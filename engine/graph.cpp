@@ -59,6 +59,24 @@ float FusedActivation::apply(float x) const {
   return x;
 }
 
+void FusedActivation::apply(float* x, int64_t n) const {
+  const float a = alpha, b = beta;
+  switch (kind) {
+    case Kind::kNone: return;
+    case Kind::kRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.f ? x[i] : 0.f;
+      return;
+    case Kind::kClip:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], a), b);
+      return;
+    case Kind::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0.f ? x[i] : a * x[i];
+      return;
+    default:
+      for (int64_t i = 0; i < n; ++i) x[i] = apply(x[i]);
+  }
+}
+
 std::string FusedActivation::str() const {
   std::ostringstream os;
   switch (kind) {

@@ -48,6 +48,8 @@ struct FusedActivation {
   float alpha = 0.f;  // Clip: min; LeakyRelu: slope; HardSigmoid: alpha
   float beta = 0.f;   // Clip: max; HardSigmoid: beta
   float apply(float x) const;
+  // In place over n values; one vectorizable loop per kind.
+  void apply(float* x, int64_t n) const;
   std::string str() const;
 };
 

@@ -92,37 +92,55 @@ Plan::Plan(Graph graph, const std::vector<Shape>& input_shapes, PlanOptions opti
   num_threads_ = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
   omp_set_num_threads(num_threads_);
 
-  const OpRegistry& registry = OpRegistry::get();
   const bool verbose = verbose_dispatch();
   kernels_.resize(graph_.nodes.size());
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& node = graph_.nodes[i];
-    const OpSchema* schema = registry.find(node.op);  // checked by infer_shapes
-    KernelRequest request{graph_, node, num_threads_, {}, {}};
-    for (int v : node.inputs) request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
-    for (int v : node.outputs) request.out.push_back(&graph_.values[v]);
-    std::string reasons;
-    if (options.allow_fast) {
-      for (const FastCandidate& candidate : schema->fast) {
-        std::string why;
-        kernels_[i] = candidate.create(request, &why);
-        if (kernels_[i]) break;
-        reasons += " " + candidate.name + ": " + (why.empty() ? "declined" : why) + ";";
-      }
-    }
-    if (!kernels_[i]) {
-      LAPQ_CHECK(schema->reference, ErrorCode::kUnsupported, "operator '", node.op, "' has no implementation");
-      kernels_[i] = std::make_unique<ReferenceKernel>(node, schema->reference);
-    }
-    if (verbose)
-      std::fprintf(stderr, "lapq: node %zu %s '%s' -> %s%s%s\n", i, node.op.c_str(),
-                   graph_.node_label(static_cast<int>(i)).c_str(), kernels_[i]->impl_name().c_str(),
-                   reasons.empty() ? "" : "  (declined:", reasons.empty() ? "" : (reasons + ")").c_str());
-  }
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) kernels_[i] = make_kernel(i, verbose);
   plan_memory(options.reuse_memory);
 }
 
 Plan::~Plan() = default;
+
+std::unique_ptr<OpKernel> Plan::make_kernel(size_t i, bool verbose) const {
+  const Node& node = graph_.nodes[i];
+  const OpSchema* schema = OpRegistry::get().find(node.op);  // checked by infer_shapes
+  KernelRequest request{graph_, node, num_threads_, {}, {}};
+  for (int v : node.inputs) request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
+  for (int v : node.outputs) request.out.push_back(&graph_.values[v]);
+  std::unique_ptr<OpKernel> kernel;
+  std::string reasons;
+  if (options_.allow_fast) {
+    for (const FastCandidate& candidate : schema->fast) {
+      std::string why;
+      kernel = candidate.create(request, &why);
+      if (kernel) break;
+      reasons += " " + candidate.name + ": " + (why.empty() ? "declined" : why) + ";";
+    }
+  }
+  if (!kernel) {
+    LAPQ_CHECK(schema->reference, ErrorCode::kUnsupported, "operator '", node.op, "' has no implementation");
+    kernel = std::make_unique<ReferenceKernel>(node, schema->reference);
+  }
+  if (verbose)
+    std::fprintf(stderr, "lapq: node %zu %s '%s' -> %s%s%s\n", i, node.op.c_str(),
+                 graph_.node_label(static_cast<int>(i)).c_str(), kernel->impl_name().c_str(),
+                 reasons.empty() ? "" : "  (declined:", reasons.empty() ? "" : (reasons + ")").c_str());
+  return kernel;
+}
+
+void Plan::rebuild_kernel(int node_id) {
+  LAPQ_CHECK(node_id >= 0 && node_id < static_cast<int>(graph_.nodes.size()), ErrorCode::kInternal,
+             "rebuild_kernel: node id ", node_id, " out of range");
+  for (int v : graph_.nodes[node_id].inputs) {
+    if (v < 0 || !graph_.values[v].is_constant()) continue;
+    const Value& val = graph_.values[v];
+    LAPQ_CHECK(val.constant.shape() == val.shape && val.constant.dtype() == val.dtype, ErrorCode::kInternal,
+               "rebuild_kernel: constant '", val.name, "' of node '", graph_.node_label(node_id),
+               "' changed shape or dtype");
+    buffers_[v] = val.constant;
+  }
+  kernels_[node_id].reset();
+  kernels_[node_id] = make_kernel(static_cast<size_t>(node_id), false);  // quiet: called per evaluation
+}
 
 // Liveness-planned arena: walk the nodes in order; each output takes the
 // best-fitting free slot (growing the largest free one when none fits) and a
@@ -227,11 +245,10 @@ void Plan::run_nodes(int first, int last) {
     kernels_[i]->run(in, out);
     if (node.activation.kind != FusedActivation::Kind::kNone && !kernels_[i]->fuses_activation()) {
       Tensor& y = *out[0];
+      const int64_t n = y.numel(), chunk = 16384;
       float* p = y.data<float>();
-      const int64_t n = y.numel();
-      const FusedActivation act = node.activation;
-#pragma omp parallel for schedule(static) if (n > 65536)
-      for (int64_t j = 0; j < n; ++j) p[j] = act.apply(p[j]);
+#pragma omp parallel for schedule(static) if (n > 4 * chunk)
+      for (int64_t j = 0; j < n; j += chunk) node.activation.apply(p + j, std::min(chunk, n - j));
     }
     if (observer_) observer_(i, *this);
   }
