@@ -47,6 +47,14 @@ class Plan {
   void set_observer(std::function<void(int, Plan&)> observer) { observer_ = std::move(observer); }
 
   const Graph& graph() const { return graph_; }
+  // For changing a node's attributes or the data of its constant inputs in
+  // place (the quantizer's per-evaluation parameter updates); call
+  // rebuild_kernel(node) afterwards. Shapes, dtypes and the graph's structure
+  // must not change.
+  Graph& mutable_graph() { return graph_; }
+  // Chooses and creates the kernel of one node again (weights re-packed from
+  // the current constant data) and re-binds its constant inputs' buffers.
+  void rebuild_kernel(int node_id);
   const Shape& input_shape(int i) const;
   int num_threads() const { return num_threads_; }
   std::string impl_name(int node_id) const;
@@ -55,6 +63,7 @@ class Plan {
 
  private:
   void plan_memory(bool reuse);
+  std::unique_ptr<OpKernel> make_kernel(size_t node_id, bool verbose) const;
   Graph graph_;
   PlanOptions options_;
   int num_threads_ = 1;
