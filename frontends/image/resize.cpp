@@ -92,34 +92,53 @@ inline uint8_t pil_clip8(int32_t acc) {
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// One PIL pass along x (horizontal = true) or y, all channels.
-Image pil_pass(const Image& src, int out_h, int out_w, bool horizontal) {
-  const int C = src.channels;
-  const AxisWeights<int32_t> a =
-      horizontal ? pil_axis_weights(src.width, out_w) : pil_axis_weights(src.height, out_h);
-  Image dst{out_w, out_h, C, std::vector<uint8_t>(static_cast<size_t>(out_w) * out_h * C)};
-  for (int y = 0; y < out_h; ++y) {
+// PIL horizontal pass: each output pixel sums its taps along the row, all
+// channels at once. Integer sums, so the order of the terms is free.
+Image pil_horizontal(const Image& src, int out_w) {
+  const int C = src.channels, H = src.height, W = src.width;
+  const AxisWeights<int32_t> a = pil_axis_weights(W, out_w);
+  Image dst{out_w, H, C, std::vector<uint8_t>(static_cast<size_t>(out_w) * H * C)};
+  for (int y = 0; y < H; ++y) {
+    const uint8_t* row = &src.pixels[static_cast<size_t>(y) * W * C];
+    uint8_t* out = &dst.pixels[static_cast<size_t>(y) * out_w * C];
     for (int x = 0; x < out_w; ++x) {
-      const int i = horizontal ? x : y;
-      const int32_t* k = &a.w[static_cast<size_t>(i) * a.ksize];
-      for (int c = 0; c < C; ++c) {
-        int32_t acc = 1 << (kPilPrecisionBits - 1);
-        for (int j = 0; j < a.count[i]; ++j) {
-          const uint8_t v = horizontal ? src.at(y, a.start[i] + j, c) : src.at(a.start[i] + j, x, c);
-          acc += static_cast<int32_t>(v) * k[j];
-        }
-        dst.at(y, x, c) = pil_clip8(acc);
-      }
+      const int32_t* k = &a.w[static_cast<size_t>(x) * a.ksize];
+      const uint8_t* p = row + static_cast<size_t>(a.start[x]) * C;
+      int32_t acc[3] = {1 << (kPilPrecisionBits - 1), 1 << (kPilPrecisionBits - 1), 1 << (kPilPrecisionBits - 1)};
+      for (int j = 0; j < a.count[x]; ++j)
+        for (int c = 0; c < C; ++c) acc[c] += static_cast<int32_t>(p[j * C + c]) * k[j];
+      for (int c = 0; c < C; ++c) out[x * C + c] = pil_clip8(acc[c]);
     }
   }
   return dst;
 }
 
+// PIL vertical pass: each output row is a weighted sum of input rows, done a
+// whole row at a time (contiguous, vectorizable).
+Image pil_vertical(const Image& src, int out_h) {
+  const int C = src.channels, W = src.width;
+  const size_t row_len = static_cast<size_t>(W) * C;
+  const AxisWeights<int32_t> a = pil_axis_weights(src.height, out_h);
+  Image dst{W, out_h, C, std::vector<uint8_t>(row_len * out_h)};
+  std::vector<int32_t> acc(row_len);
+  for (int y = 0; y < out_h; ++y) {
+    const int32_t* k = &a.w[static_cast<size_t>(y) * a.ksize];
+    std::fill(acc.begin(), acc.end(), 1 << (kPilPrecisionBits - 1));
+    for (int j = 0; j < a.count[y]; ++j) {
+      const uint8_t* in = &src.pixels[(a.start[y] + j) * row_len];
+      const int32_t kj = k[j];
+      for (size_t i = 0; i < row_len; ++i) acc[i] += static_cast<int32_t>(in[i]) * kj;
+    }
+    uint8_t* out = &dst.pixels[y * row_len];
+    for (size_t i = 0; i < row_len; ++i) out[i] = pil_clip8(acc[i]);
+  }
+  return dst;
+}
+
 Image resize_pil(const Image& src, int out_h, int out_w) {
-  Image cur = src;
-  if (out_w != src.width) cur = pil_pass(cur, cur.height, out_w, /*horizontal=*/true);
-  if (out_h != src.height) cur = pil_pass(cur, out_h, cur.width, /*horizontal=*/false);
-  return cur;
+  if (out_w == src.width) return pil_vertical(src, out_h);
+  if (out_h == src.height) return pil_horizontal(src, out_w);
+  return pil_vertical(pil_horizontal(src, out_w), out_h);
 }
 
 // ---- torch ----
@@ -161,24 +180,39 @@ AxisWeights<float> torch_axis_weights(int64_t in_size, int64_t out_size) {
   return a;
 }
 
-// src/dst planes: (C, H, W) float.
-void torch_pass(const std::vector<float>& src, int C, int in_h, int in_w, std::vector<float>& dst, int out_h,
-                int out_w, bool horizontal) {
-  const AxisWeights<float> a = horizontal ? torch_axis_weights(in_w, out_w) : torch_axis_weights(in_h, out_h);
-  dst.assign(static_cast<size_t>(C) * out_h * out_w, 0.0f);
+// Horizontal pass on (C, H, W) float planes. Each output value is summed
+// tap by tap in order j = 0..n-1 (float sums: the order is part of the result).
+void torch_horizontal(const std::vector<float>& src, int C, int H, int in_w, std::vector<float>& dst, int out_w) {
+  const AxisWeights<float> a = torch_axis_weights(in_w, out_w);
+  dst.assign(static_cast<size_t>(C) * H * out_w, 0.0f);
+  for (size_t r = 0; r < static_cast<size_t>(C) * H; ++r) {
+    const float* row = &src[r * in_w];
+    float* out = &dst[r * out_w];
+    for (int x = 0; x < out_w; ++x) {
+      const float* k = &a.w[static_cast<size_t>(x) * a.ksize];
+      const float* p = row + a.start[x];
+      float acc = p[0] * k[0];
+      for (int j = 1; j < a.count[x]; ++j) acc += p[j] * k[j];
+      out[x] = acc;
+    }
+  }
+}
+
+// Vertical pass, a whole row at a time; per element the same ordered sum.
+void torch_vertical(const std::vector<float>& src, int C, int in_h, int W, std::vector<float>& dst, int out_h) {
+  const AxisWeights<float> a = torch_axis_weights(in_h, out_h);
+  dst.assign(static_cast<size_t>(C) * out_h * W, 0.0f);
   for (int c = 0; c < C; ++c) {
-    const float* s = &src[static_cast<size_t>(c) * in_h * in_w];
-    float* d = &dst[static_cast<size_t>(c) * out_h * out_w];
+    const float* plane = &src[static_cast<size_t>(c) * in_h * W];
     for (int y = 0; y < out_h; ++y) {
-      for (int x = 0; x < out_w; ++x) {
-        const int i = horizontal ? x : y;
-        const float* k = &a.w[static_cast<size_t>(i) * a.ksize];
-        const int stride = horizontal ? 1 : in_w;
-        const float* p = horizontal ? s + static_cast<size_t>(y) * in_w + a.start[i]
-                                    : s + static_cast<size_t>(a.start[i]) * in_w + x;
-        float acc = p[0] * k[0];
-        for (int j = 1; j < a.count[i]; ++j) acc += p[static_cast<size_t>(j) * stride] * k[j];
-        d[static_cast<size_t>(y) * out_w + x] = acc;
+      const float* k = &a.w[static_cast<size_t>(y) * a.ksize];
+      float* out = &dst[(static_cast<size_t>(c) * out_h + y) * W];
+      const float* r0 = plane + static_cast<size_t>(a.start[y]) * W;
+      for (int x = 0; x < W; ++x) out[x] = r0[x] * k[0];
+      for (int j = 1; j < a.count[y]; ++j) {
+        const float* rj = r0 + static_cast<size_t>(j) * W;
+        const float kj = k[j];
+        for (int x = 0; x < W; ++x) out[x] += rj[x] * kj;
       }
     }
   }
@@ -191,8 +225,8 @@ Image resize_torch(const Image& src, int out_h, int out_w) {
   for (size_t p = 0; p < in_plane; ++p)
     for (int c = 0; c < C; ++c) planes[c * in_plane + p] = src.pixels[p * C + c];
   std::vector<float> tmp, out;
-  torch_pass(planes, C, src.height, src.width, tmp, src.height, out_w, /*horizontal=*/true);
-  torch_pass(tmp, C, src.height, out_w, out, out_h, out_w, /*horizontal=*/false);
+  torch_horizontal(planes, C, src.height, src.width, tmp, out_w);
+  torch_vertical(tmp, C, src.height, out_w, out, out_h);
   Image dst{out_w, out_h, C, std::vector<uint8_t>(static_cast<size_t>(out_w) * out_h * C)};
   const size_t out_plane = static_cast<size_t>(out_h) * out_w;
   for (size_t p = 0; p < out_plane; ++p) {

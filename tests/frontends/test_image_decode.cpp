@@ -222,5 +222,34 @@ TEST(ImageDecode, ZeroSizedAndHugeImages) {
                "zero.bmp");
 }
 
+
+TEST(ImageDecode, MutatedFilesNeverCrash) {
+  // Deterministic byte mutations of valid files: each must decode or throw
+  // lapq::Error(kBadImage); run under LAPQ_SANITIZE to catch memory errors.
+  const Image src = test::pattern_image(23, 17, 3, 11);
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  int decoded = 0, rejected = 0;
+  for (ImageFormat f : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kBmp}) {
+    const std::vector<uint8_t> good = encode_image(src, f, 80);
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> bad = good;
+      const int edits = 1 + next() % 4;
+      for (int e = 0; e < edits; ++e) bad[next() % bad.size()] = static_cast<uint8_t>(next() >> 24);
+      if (next() % 4 == 0) bad.resize(next() % bad.size() + 1);
+      try {
+        const Image img = decode_image_memory(bad, DecodeChannels::kRgb, "mutant");
+        ASSERT_EQ(img.pixels.size(), static_cast<size_t>(img.width) * img.height * 3);
+        ++decoded;
+      } catch (const Error& e) {
+        ASSERT_EQ(e.code(), ErrorCode::kBadImage) << e.what();
+        ++rejected;
+      }
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  EXPECT_GT(decoded, 0);  // many mutations only touch pixel data
+}
+
 }  // namespace
 }  // namespace lapq
