@@ -122,6 +122,28 @@ void bench_lapq(benchmark::State& state, Layer l, int N, int bits, std::shared_p
   set_counters(state, d->macs);
 }
 
+// Weight-bound layers in a whole network stream their weights from L3/DRAM: cycle
+// through enough copies of the layer (>= 64 MiB of int8 weights) that every run
+// starts cold, for int8 and int4 alike.
+void bench_lapq_cold(benchmark::State& state, Layer l, int N, int bits, std::shared_ptr<Data> d) {
+  ConvWeights w;
+  w.wei = bits == 8 ? d->w8.data() : d->w4.data();
+  w.bits = bits;
+  const size_t int8_bytes = d->w8.size();
+  const size_t copies = std::min<size_t>(512, (size_t{64} << 20) / int8_bytes + 1);
+  std::vector<std::unique_ptr<PackedConv>> convs;
+  for (size_t i = 0; i < copies; ++i) convs.push_back(std::make_unique<PackedConv>(l.p, w));
+  const RequantU8 q{d->scale.data(), nullptr, 0, 0, 255};
+  size_t i = 0;
+  for (auto _ : state) {
+    convs[i]->run(d->src.data(), N, l.H, l.W, d->dst.data(), q);
+    benchmark::DoNotOptimize(d->dst.data());
+    i = i + 1 < copies ? i + 1 : 0;
+  }
+  state.SetLabel(std::string(convs[0]->kernel_name()) + " x" + std::to_string(copies) + " copies");
+  set_counters(state, d->macs);
+}
+
 void bench_onednn(benchmark::State& state, Layer l, int N, std::shared_ptr<Data> d) {
   bench::OnednnConv conv(l.p, N, l.H, l.W, d->w8, d->scale);
   for (auto _ : state) {
@@ -177,6 +199,11 @@ int main(int argc, char** argv) {
                       benchmark::RegisterBenchmark((base + "onednn_s8").c_str(), bench_onednn, l, N, d),
                       benchmark::RegisterBenchmark((base + "lapq_s4").c_str(), bench_lapq, l, N, 4, d)})
         if (threads > 1) b->UseRealTime();
+      const bool weight_bound = N == 1 && l.p.KH == 1 && l.H <= 7;  // FC and 1x1 at 7x7
+      if (weight_bound)
+        for (int bits : {8, 4})
+          benchmark::RegisterBenchmark((base + "cold_lapq_s" + std::to_string(bits)).c_str(), bench_lapq_cold, l, N,
+                                       bits, d);
     }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
