@@ -3,6 +3,8 @@
 #include "engine/op_registry.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 
 #include "engine/onednn/register.h"
 #include "engine/ops/op_util.h"
@@ -26,9 +28,43 @@ const OpRegistry& OpRegistry::get() {
   return registry;
 }
 
+namespace {
+
+// Extension schemas: published once (release) and never changed or freed, so
+// readers need no lock; writers are serialized by the mutex.
+constexpr int kMaxExtensions = 64;
+std::atomic<const OpSchema*> g_extensions[kMaxExtensions];
+std::atomic<int> g_extension_count{0};
+std::mutex g_extension_mutex;
+
+const OpSchema* find_extension(const std::string& type) {
+  const int n = g_extension_count.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) {
+    const OpSchema* s = g_extensions[i].load(std::memory_order_acquire);
+    if (s->type == type) return s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void OpRegistry::register_extension(OpSchema s) {
+  LAPQ_CHECK(!s.type.empty() && s.infer && s.reference, ErrorCode::kInternal,
+             "OpRegistry::register_extension: schema '", s.type, "' needs a type, infer and reference");
+  const OpRegistry& table = get();  // built first, so a duplicate of a built-in op is caught
+  std::lock_guard<std::mutex> lock(g_extension_mutex);
+  LAPQ_CHECK(!table.find(s.type), ErrorCode::kInternal, "OpRegistry::register_extension: op '", s.type,
+             "' registered twice");
+  const int n = g_extension_count.load(std::memory_order_relaxed);
+  LAPQ_CHECK(n < kMaxExtensions, ErrorCode::kLimit, "OpRegistry::register_extension: more than ", kMaxExtensions,
+             " extension ops");
+  g_extensions[n].store(new OpSchema(std::move(s)), std::memory_order_release);  // lives for the process
+  g_extension_count.store(n + 1, std::memory_order_release);
+}
+
 const OpSchema* OpRegistry::find(const std::string& type) const {
   auto it = ops_.find(type);
-  return it == ops_.end() ? nullptr : &it->second;
+  return it == ops_.end() ? find_extension(type) : &it->second;
 }
 
 OpSchema* OpRegistry::find_mutable(const std::string& type) {
@@ -40,6 +76,8 @@ std::vector<std::string> OpRegistry::op_types() const {
   std::vector<std::string> v;
   v.reserve(ops_.size());
   for (const auto& [k, s] : ops_) v.push_back(k);
+  const int n = g_extension_count.load(std::memory_order_acquire);
+  for (int i = 0; i < n; ++i) v.push_back(g_extensions[i].load(std::memory_order_acquire)->type);
   std::sort(v.begin(), v.end());
   return v;
 }

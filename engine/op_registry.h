@@ -86,6 +86,13 @@ class OpRegistry {
   OpSchema& add(OpSchema s);
   OpSchema* find_mutable(const std::string& type);
 
+  // Ops defined outside the engine (the quantizer's "lapq.*" integer ops):
+  // added to the process-wide table at any time, from any thread (lock-free
+  // readers; at most 64 extensions). find() and op_types() see them. Throws
+  // kInternal when the type is already registered. Call once per type (e.g.
+  // under std::call_once) before planning a graph that uses it.
+  static void register_extension(OpSchema s);
+
  private:
   std::unordered_map<std::string, OpSchema> ops_;
 };

@@ -1,0 +1,38 @@
+// The quantized network's integer ops, registered as engine registry
+// extensions (OpRegistry::register_extension) so a lowered graph runs on the
+// ordinary Plan. Quantized activations are u8 codes in NHWC layout.
+//
+//   lapq.Quantize    x f32 [N,C,H,W] (or [N,K]) -> q u8 [N,H,W,C] (or [N,1,1,K])
+//                    q = clamp(rne(x / scale) + zero_point, qmin, qmax)
+//                    attrs: scale (float), zero_point, qmin, qmax (ints)
+//   lapq.Dequantize  q u8 [N,H,W,C] -> x f32 [N,C,H,W] (attr rank 4) or [N,C] (rank 2, H = W = 1)
+//                    x = (float)(q - zero_point) * scale
+//   lapq.QConv       inputs: src u8 NHWC, wei int8 [OC,KH,KW,IC/group] (codes),
+//                    scale f32 [OC], bias f32 [OC] (optional), wei_zp f32 [OC] (optional)
+//                    attrs: kernel [KH,KW], strides [2], pads [top,left,bottom,right],
+//                    dilations [2], group, bits (weight container: <= 4 packs int4),
+//                    src_zero_point, out_u8 (0/1), zero_point, qmin, qmax (u8 output),
+//                    out_rank (f32 output: 4 = [N,OC,OH,OW], 2 = [N,OC])
+//                    outputs: y (u8 [N,OH,OW,OC] or f32 NCHW); f32 output with
+//                    OH*OW > 1 has a second output, the f32 NHWC scratch the
+//                    kernel writes before its NCHW transpose (planned memory).
+//                    Arithmetic: kernels/conv.h (RequantU8 / DequantF32 epilogue).
+// Rounding: rne = round half to even, as quant/grid.h, so Quantize and
+// Dequantize equal the grid's quantize_code / fake_quantize bit for bit.
+//
+// Implementations: Quantize / Dequantize have one implementation (a plain
+// loop, OpenMP over rows); QConv's reference is the naive conv_reference
+// (kernels/reference.h) and its fast candidate "lapq-int" a PackedConv for the
+// active ISA, packed once per kernel (re-packed by Plan::rebuild_kernel).
+#pragma once
+
+namespace lapq::quant {
+
+inline constexpr const char* kQConvOp = "lapq.QConv";
+inline constexpr const char* kQuantizeOp = "lapq.Quantize";
+inline constexpr const char* kDequantizeOp = "lapq.Dequantize";
+
+// Adds the three ops to the process registry; idempotent and thread-safe.
+void register_quant_ops();
+
+}  // namespace lapq::quant
