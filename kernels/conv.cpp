@@ -307,11 +307,18 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
     uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
     if (cfg.row_ukernel) {
       if (s.ptrs.size() < iwp * khp) s.ptrs.resize(iwp * khp);
-      const uint8_t** cp = s.ptrs.data();  // (iwp, KHp)
-      for (size_t c = 0; c < iwp; ++c) {
-        const int64_t iw = int64_t(c) - p_.pad_left;
-        for (size_t kh = 0; kh < khp; ++kh)
-          cp[c * khp + kh] = (kh < size_t(KH) && in_rows[kh] && iw >= 0 && iw < W) ? in_rows[kh] + iw * p_.IC : zero;
+      const uint8_t** cp = s.ptrs.data();  // (KHp, iwp)
+      const int64_t c_lo = std::min<int64_t>(iwp, p_.pad_left), c_hi = std::min<int64_t>(iwp, int64_t{p_.pad_left} + W);
+      for (size_t kh = 0; kh < khp; ++kh) {
+        const uint8_t** row = cp + kh * iwp;
+        const uint8_t* base = kh < size_t(KH) ? in_rows[kh] : nullptr;
+        if (!base) {
+          std::fill(row, row + iwp, zero);
+          continue;
+        }
+        std::fill(row, row + c_lo, zero);
+        for (int64_t c = c_lo; c < c_hi; ++c) row[c] = base + (c - p_.pad_left) * p_.IC;
+        std::fill(row + c_hi, row + iwp, zero);
       }
       const size_t xbytes = iwp * khp * 64;
       if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);

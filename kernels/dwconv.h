@@ -26,8 +26,8 @@ enum class DwLayout {
 
 // Row kernel (c64t4_s8): one output row of ow_count pixels. The input columns
 // of the row's window, padded (c = 0 .. iwp-1, input column c - pad_left), come as
-// col_ptrs: (iwp, KHp) pointers (out-of-image or kh >= KH: a row of za), KHp =
-// round_up(KH, 4). Output pixel o reads columns o*stride_w + kw*dilation_w.
+// col_ptrs: (KHp, iwp) pointers (out-of-image or kh >= KH: a row of za), KHp =
+// round_up(KH, 4), stored (KHp, iwp). Output pixel o reads columns o*stride_w + kw*dilation_w.
 // scratch: 64-byte aligned, iwp * KHp * 64 bytes (interleaved columns, reused by
 // every output that reads them).
 using DwRowUkernel = void (*)(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,

@@ -51,11 +51,11 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   // Phase 1: interleave every column: x[(col * khb + hb) * 4 + i].
   for (size_t col = 0; col < iwp; ++col)
     for (size_t hb = 0; hb < khb; ++hb) {
-      const uint8_t* const* p = col_ptrs + col * khp + hb * 4;
-      const __m512i t0 = _mm512_maskz_loadu_epi8(mask, p[0] + c);
-      const __m512i t1 = _mm512_maskz_loadu_epi8(mask, p[1] + c);
-      const __m512i t2 = _mm512_maskz_loadu_epi8(mask, p[2] + c);
-      const __m512i t3 = hb * 4 + 3 < kh ? _mm512_maskz_loadu_epi8(mask, p[3] + c) : zrow;  // KH = 3: za row
+      const uint8_t* const* p = col_ptrs + hb * 4 * iwp + col;  // (KHp, iwp)
+      const __m512i t0 = _mm512_maskz_loadu_epi8(mask, p[0 * iwp] + c);
+      const __m512i t1 = _mm512_maskz_loadu_epi8(mask, p[1 * iwp] + c);
+      const __m512i t2 = _mm512_maskz_loadu_epi8(mask, p[2 * iwp] + c);
+      const __m512i t3 = hb * 4 + 3 < kh ? _mm512_maskz_loadu_epi8(mask, p[3 * iwp] + c) : zrow;  // KH = 3: za row
       const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
       const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
       __m512i* xo = x + (col * khb + hb) * 4;
@@ -144,6 +144,86 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   }
 }
 
+// A tail block of <= 32 channels: the same algorithm on ymm (lanes L = 0, 1 of the
+// c64t4 layout are the first 32 bytes of every 64-byte group), half the work of
+// a masked zmm block. Epilogue constants are gathered into lane order once.
+template <bool ROWSUM>
+void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
+             const uint8_t* const* col_ptrs, size_t iwp, const uint8_t* wb, int32_t za, __m256i* x,
+             void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const size_t khb = (kh + 3) / 4, khp = khb * 4;
+  const __mmask32 mask = count >= 32 ? ~__mmask32(0) : (__mmask32(1) << count) - 1;
+  const __m256i zrow = _mm256_maskz_set1_epi8(mask, static_cast<char>(za));
+  for (size_t col = 0; col < iwp; ++col)
+    for (size_t hb = 0; hb < khb; ++hb) {
+      const uint8_t* const* p = col_ptrs + hb * 4 * iwp + col;  // (KHp, iwp)
+      const __m256i t0 = _mm256_maskz_loadu_epi8(mask, p[0 * iwp] + c);
+      const __m256i t1 = hb * 4 + 1 < kh ? _mm256_maskz_loadu_epi8(mask, p[1 * iwp] + c) : zrow;
+      const __m256i t2 = hb * 4 + 2 < kh ? _mm256_maskz_loadu_epi8(mask, p[2 * iwp] + c) : zrow;
+      const __m256i t3 = hb * 4 + 3 < kh ? _mm256_maskz_loadu_epi8(mask, p[3 * iwp] + c) : zrow;
+      const __m256i u01l = _mm256_unpacklo_epi8(t0, t1), u01h = _mm256_unpackhi_epi8(t0, t1);
+      const __m256i u23l = _mm256_unpacklo_epi8(t2, t3), u23h = _mm256_unpackhi_epi8(t2, t3);
+      __m256i* xo = x + (col * khb + hb) * 4;
+      _mm256_store_si256(xo + 0, _mm256_unpacklo_epi16(u01l, u23l));
+      _mm256_store_si256(xo + 1, _mm256_unpackhi_epi16(u01l, u23l));
+      _mm256_store_si256(xo + 2, _mm256_unpacklo_epi16(u01h, u23h));
+      _mm256_store_si256(xo + 3, _mm256_unpackhi_epi16(u01h, u23h));
+    }
+  // Lane order: vector i, lane L, element j = channel 16L + 4i + j.
+  alignas(32) float sc[4][8] = {}, bi[4][8] = {}, zp[4][8] = {};
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t L = 0; L < 2; ++L)
+      for (size_t j = 0; j < 4; ++j) {
+        const size_t ch = 16 * L + 4 * i + j;
+        if (ch >= count) continue;
+        sc[i][L * 4 + j] = e.scale[c + ch];
+        if (e.bias) bi[i][L * 4 + j] = e.bias[c + ch];
+        if (ROWSUM) zp[i][L * 4 + j] = e.wei_zp[c + ch];
+      }
+  __m256i ibias[4];
+  for (int i = 0; i < 4; ++i) ibias[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 64 * i));
+  const __m256i ones = _mm256_set1_epi8(1);
+  const __m256i kza = _mm256_set1_epi32(static_cast<int32_t>(kw * khp) * za);
+  const __m256 lo = _mm256_set1_ps(e.lo), hi = _mm256_set1_ps(e.hi);
+  const __m256i zpo = _mm256_set1_epi32(e.zp);
+  const uint8_t* wt = wb + 256;
+  for (size_t o = 0; o < ow_count; ++o) {
+    __m256i a[4] = {ibias[0], ibias[1], ibias[2], ibias[3]};
+    __m256i r[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (size_t q = 0; q < kw; ++q) {
+      const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+      const uint8_t* wq = wt + q * khb * 256;
+      for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
+        for (int i = 0; i < 4; ++i) {
+          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
+          if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
+        }
+    }
+    __m256 y[4];
+    for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
+      __m256 t = _mm256_cvtepi32_ps(a[i]);
+      if (ROWSUM) t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_load_ps(zp[i]), _mm256_cvtepi32_ps(_mm256_sub_epi32(r[i], kza))));
+      y[i] = _mm256_mul_ps(t, _mm256_load_ps(sc[i]));
+      if (e.bias) y[i] = _mm256_add_ps(y[i], _mm256_load_ps(bi[i]));
+    }
+    if (e.f32_out) {
+      alignas(32) float out[4][8];
+      for (int i = 0; i < 4; ++i) _mm256_store_ps(out[i], y[i]);
+      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+      for (size_t i = 0; i < 4; ++i)
+        for (size_t L = 0; L < 2; ++L)
+          for (size_t j = 0; j < 4; ++j)
+            if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][L * 4 + j];
+    } else {
+      __m256i q[4];
+      for (int i = 0; i < 4; ++i)
+        q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(y[i], lo), hi)), zpo);
+      const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+      _mm256_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask, p);
+    }
+  }
+}
+
 }  // namespace
 
 void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
@@ -157,6 +237,15 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   for (size_t c = 0; c < channels; c += 64) {
     const size_t count = channels - c < 64 ? channels - c : 64;
     const uint8_t* wb = w8 + (c / 64) * bb;
+    if (count <= 32) {
+      if (e.wei_zp)
+        block32<true>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
+                      static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
+      else
+        block32<false>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
+                       static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
+      continue;
+    }
     const bool k3 = kw == 3 && kh <= 4;
 #define LAPQ_CALL(R, K) \
   block64<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e)
