@@ -63,8 +63,13 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     packed_size_ = dw_packed_bytes(dw_->layout, p.OC, p.KH, p.KW);
   } else {
     gemm_ = &gemm_config(isa, int4_);
-    kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, k_));
-    block_bytes_ = gemm_block_bytes(gemm_->layout, k_);
+    segmented_ = gemm_->igemm != nullptr && p.groups == 1 && p.dilation_w == 1 && icg_ % gemm_->kr != 0 &&
+                 p.KH * p.KW > 1;
+    seg_ = p.KW * icg_;
+    segp_ = static_cast<int>(gemm_padded_k(gemm_->layout, seg_));
+    const int kpack = segmented_ ? p.KH * segp_ : k_;  // K as packed
+    kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, kpack));
+    block_bytes_ = gemm_block_bytes(gemm_->layout, kpack);
     group_bytes_ = block_bytes_ * ((ocg_ + 15) / 16);
     packed_size_ = group_bytes_ * p.groups;
   }
@@ -73,6 +78,12 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   uint8_t* dst = packed_.data() + packed_offset_;
   if (depthwise_) {
     pack_dw_weights(dw_->layout, p.OC, p.KH, p.KW, w.wei, w.bias, za_, dst);
+  } else if (segmented_) {
+    std::vector<int8_t> wseg(size_t(p.OC) * kp_, 0);  // (OC, KH, segp) with zero padding
+    for (int oc = 0; oc < p.OC; ++oc)
+      for (int kh = 0; kh < p.KH; ++kh)
+        std::memcpy(&wseg[size_t(oc) * kp_ + size_t(kh) * segp_], w.wei + size_t(oc) * k_ + size_t(kh) * seg_, seg_);
+    pack_gemm_weights(gemm_->layout, p.OC, kp_, wseg.data(), w.bias, za_, dst);
   } else {
     for (int g = 0; g < p.groups; ++g)
       pack_gemm_weights(gemm_->layout, ocg_, k_, w.wei + size_t(g) * ocg_ * k_, w.bias ? w.bias + g * ocg_ : nullptr,
@@ -85,6 +96,12 @@ std::vector<int8_t> PackedConv::unpack(std::vector<int32_t>* bias) const {
   std::vector<int32_t> b(p_.OC);
   if (depthwise_) {
     unpack_dw_weights(dw_->layout, p_.OC, p_.KH, p_.KW, packed(), za_, wei.data(), b.data());
+  } else if (segmented_) {
+    std::vector<int8_t> wseg(size_t(p_.OC) * kp_);
+    unpack_gemm_weights(gemm_->layout, p_.OC, kp_, packed(), za_, wseg.data(), b.data());
+    for (int oc = 0; oc < p_.OC; ++oc)
+      for (int kh = 0; kh < p_.KH; ++kh)
+        std::memcpy(wei.data() + size_t(oc) * k_ + size_t(kh) * seg_, &wseg[size_t(oc) * kp_ + size_t(kh) * segp_], seg_);
   } else {
     for (int g = 0; g < p_.groups; ++g)
       unpack_gemm_weights(gemm_->layout, ocg_, k_, packed() + g * group_bytes_, za_, wei.data() + size_t(g) * ocg_ * k_,
@@ -125,6 +142,8 @@ void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, Ge
   ep.wei_zp = wei_zp_.empty() ? nullptr : wei_zp_.data();
   if (depthwise_)
     run_dw(src, N, H, W, dst, ep);
+  else if (segmented_)
+    run_segmented(src, N, H, W, dst, ep);
   else
     run_gemm(src, N, H, W, dst, ep);
 }
@@ -338,6 +357,83 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
       }
     }
     cfg.ukernel(p_.OC, OW, taps, ptrs, wpk, za_, d, p_.OC, &ep);
+  }
+}
+
+void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+  const GemmConfig& cfg = *gemm_;
+  const int OH = p_.out_h(H), OW = p_.out_w(W);
+  const int64_t M = int64_t{N} * OH * OW;
+  const size_t esz_d = ep.f32_out ? 4 : 1, KH = p_.KH;
+  const bool need_rowsum = ep.wei_zp != nullptr;
+  const int64_t mr = cfg.mr, mc = std::max<int64_t>(mr, 384 / mr * mr);
+  const int64_t mchunks = (M + mc - 1) / mc, nchunks = (p_.OC + cfg.nr - 1) / cfg.nr;
+  const int threads = omp_get_max_threads();
+  int64_t nsplit = 1;
+  if (threads > 1 && mchunks < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + mchunks - 1) / mchunks);
+  const int64_t items = mchunks * nsplit;
+  const int64_t src_size = int64_t{N} * H * W * p_.IC;
+  const int64_t kh_step = int64_t{p_.dilation_h} * W * p_.IC;  // between kernel rows
+  const uint8_t* wpk = packed();
+
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t split = item % nsplit, m0 = (item / nsplit) * mc, mcount = std::min(mc, M - m0);
+    const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;
+    Scratch& s = t_scratch;
+    if (s.ptrs.size() < size_t(mcount) * KH) s.ptrs.resize(size_t(mcount) * KH);
+    if (s.tile.size() < size_t(mcount) * KH * segp_) s.tile.resize(size_t(mcount) * KH * segp_);
+    if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+    int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
+    for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
+      const uint8_t** pp = s.ptrs.data() + r * KH;  // (mcount, KH) segment pointers
+      const int64_t iw0 = ow * p_.stride_w - p_.pad_left, ih0 = oh * p_.stride_h - p_.pad_top;
+      int32_t sum = 0;
+      const int64_t off0 = ((n * H + ih0) * W + iw0) * p_.IC;
+      if (ih0 >= 0 && ih0 + int64_t(KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + p_.KW <= W &&
+          off0 + kh_step * int64_t(KH - 1) + segp_ <= src_size) {
+        for (size_t kh = 0; kh < KH; ++kh) pp[kh] = src + off0 + kh_step * int64_t(kh);  // interior
+        if (need_rowsum) {
+          for (size_t kh = 0; kh < KH; ++kh)
+            for (int k = 0; k < seg_; ++k) sum += pp[kh][k];
+          s.rowsum[r] = sum - k_ * za_;
+        }
+        continue;
+      }
+      for (size_t kh = 0; kh < KH; ++kh) {
+        const int64_t ih = oh * p_.stride_h - p_.pad_top + int64_t(kh) * p_.dilation_h;
+        const bool row_in = ih >= 0 && ih < H;
+        const int64_t off = ((n * H + ih) * W + iw0) * p_.IC;  // window row start
+        if (row_in && iw0 >= 0 && iw0 + p_.KW <= W && off + segp_ <= src_size) {
+          pp[kh] = src + off;  // the segment reads segp - seg bytes past the window: zero weights
+        } else {
+          uint8_t* seg = s.tile.data() + (size_t(r) * KH + kh) * segp_;  // border: build it
+          for (int kw = 0; kw < p_.KW; ++kw) {
+            const int64_t iw = iw0 + kw;
+            const uint8_t* px = (row_in && iw >= 0 && iw < W) ? src + ((n * H + ih) * W + iw) * p_.IC : zero_row_.data();
+            std::memcpy(seg + size_t(kw) * p_.IC, px, p_.IC);
+          }
+          std::memset(seg + seg_, 0, segp_ - seg_);
+          pp[kh] = seg;
+        }
+        if (need_rowsum)
+          for (int k = 0; k < seg_; ++k) sum += pp[kh][k];
+      }
+      if (need_rowsum) s.rowsum[r] = sum - k_ * za_;
+    }
+    for (int64_t nci = nc0; nci < nc1; ++nci) {
+      const int64_t oc0 = nci * cfg.nr, nc = std::min<int64_t>(cfg.nr, p_.OC - oc0);
+      GemmEpilogue e = ep;
+      e.scale += oc0;
+      if (e.bias) e.bias += oc0;
+      if (e.wei_zp) e.wei_zp += oc0;
+      const uint8_t* wblk = wpk + (oc0 / 16) * block_bytes_;
+      for (int64_t r = 0; r < mcount; r += mr) {
+        e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
+        uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        cfg.igemm(std::min(mr, mcount - r), nc, KH, segp_, s.ptrs.data() + r * KH, wblk, block_bytes_, d, p_.OC, &e);
+      }
+    }
   }
 }
 

@@ -92,12 +92,18 @@ class PackedConv {
   void run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep) const;
   void run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
   void run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
+  void run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
 
   ConvParams p_;
   Isa isa_;
   bool int4_ = false, depthwise_ = false;
   int32_t za_ = 0;
   int icg_ = 0, ocg_ = 0, k_ = 0, kp_ = 0;  // per group: IC, OC, K = KH*KW*ICg, padded K
+  // Row-segment indirect GEMM (groups == 1, dilation_w == 1, IC not a multiple of the
+  // K block, e.g. the 3-channel stem): K is KH segments of KW*IC bytes (one input
+  // row run each), each zero-padded to segp_ in the packed weights.
+  bool segmented_ = false;
+  int seg_ = 0, segp_ = 0;
   size_t block_bytes_ = 0, group_bytes_ = 0;
   const GemmConfig* gemm_ = nullptr;
   const DwConfig* dw_ = nullptr;

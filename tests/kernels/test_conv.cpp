@@ -155,6 +155,9 @@ std::vector<ConvCase> awkward_cases() {
   add(1, 7, 7, make(17, 17, 3, 1, 1, 17));   // depthwise C = 17
   add(2, 9, 9, make(70, 70, 3, 2, 1, 70));   // depthwise stride 2, C > 64
   add(1, 6, 7, make(130, 130, 5, 1, 2, 130));// depthwise 5x5, C > 128
+  add(1, 6, 9, make(32, 32, 3, 1, 1, 32));   // depthwise C = 32 (one ymm block)
+  add(1, 9, 8, make(96, 96, 3, 2, 1, 96));   // depthwise 64 + 32, stride 2
+  add(2, 12, 11, make(3, 8, 7, 2, 3));       // 7x7 stem, batch 2 (segments near the buffer end)
   add(1, 5, 5, make(1, 1, 3, 1, 1, 1));      // C = 1 (plain conv)
   add(1, 5, 5, make(3, 6, 3, 1, 1, 3));      // depthwise multiplier 2 (grouped GEMM)
   add(1, 8, 8, make(16, 16, 3, 1, 2, 16, 2));// depthwise dilation 2
