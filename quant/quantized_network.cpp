@@ -151,6 +151,7 @@ struct QuantizedNetwork::Impl {
     std::vector<float> sim;  // (sim mode) scratch for fake-quantized weights
   };
   struct ActSlot {
+    std::string name;        // the FP32 value's name
     Grid grid;
     int producer = -1;       // lowered node writing the u8 codes
     int producer_weight = -1;  // weight slot when the producer is a QConv
@@ -329,6 +330,7 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
                ": only f32 [N,C,H,W] or [N,K] activations are quantized, got ", dtype_name(v.dtype), " ",
                shape_str(v.shape));
     act_of[q.value] = static_cast<int>(j);
+    im.a[j].name = v.name;
     im.a[j].grid = act_grid(q);
   }
   im.w.resize(config_.weights.size());
@@ -621,7 +623,7 @@ void QuantizedNetwork::set_act_range(size_t index, float alpha, float lo) {
   LAPQ_CHECK(index < config_.acts.size(), ErrorCode::kInvalidArgument, "set_act_range: activation index ", index,
              " out of range (", config_.acts.size(), " quantized activations)");
   LAPQ_CHECK(std::isfinite(alpha) && std::isfinite(lo), ErrorCode::kInvalidArgument, "set_act_range: value '",
-             config_.acts[index].value_name, "': clipping range is not finite");
+             impl_->a[index].name, "': clipping range is not finite");
   Impl& im = *impl_;
   ActQuant& q = config_.acts[index];
   q.alpha = alpha;
@@ -697,7 +699,7 @@ std::string QuantizedNetwork::summary() const {
   for (size_t j = 0; j < config_.acts.size(); ++j) {
     const ActQuant& q = config_.acts[j];
     const Impl::ActSlot& a = impl_->a[j];
-    os << "value '" << q.value_name << "': A" << q.bits << " " << grid_kind_name(q.grid) << ", codes written by "
+    os << "value '" << a.name << "': A" << q.bits << " " << grid_kind_name(q.grid) << ", codes written by "
        << p.graph().nodes[a.producer].op << " '" << p.graph().node_label(a.producer) << "', "
        << a.consumer_weights.size() << " integer reader(s), " << a.dequantize_nodes.size() << " dequantize\n";
   }

@@ -147,7 +147,7 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
 // A tail block of <= 32 channels: the same algorithm on ymm (lanes L = 0, 1 of the
 // c64t4 layout are the first 32 bytes of every 64-byte group), half the work of
 // a masked zmm block. Epilogue constants are gathered into lane order once.
-template <bool ROWSUM, bool K3>
+template <bool ROWSUM>
 void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
              const uint8_t* const* col_ptrs, size_t iwp, const uint8_t* wb, int32_t za, __m256i* x,
              void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
@@ -187,31 +187,17 @@ void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   const __m256 lo = _mm256_set1_ps(e.lo), hi = _mm256_set1_ps(e.hi);
   const __m256i zpo = _mm256_set1_epi32(e.zp);
   const uint8_t* wt = wb + 256;
-  __m256i w3[3][4];  // K3: (kw, i)
-  if constexpr (K3)
-    for (int q = 0; q < 3; ++q)
-      for (int i = 0; i < 4; ++i) w3[q][i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + q * 256 + 64 * i));
   for (size_t o = 0; o < ow_count; ++o) {
     __m256i a[4] = {ibias[0], ibias[1], ibias[2], ibias[3]};
     __m256i r[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    if constexpr (K3) {  // 3 columns x 1 row group, weights in registers
-      for (int q = 0; q < 3; ++q) {
-        const __m256i* xc = x + (o * stride_w + q * dil_w) * 4;
+    for (size_t q = 0; q < kw; ++q) {
+      const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+      const uint8_t* wq = wt + q * khb * 256;
+      for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
         for (int i = 0; i < 4; ++i) {
-          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], w3[q][i]);
+          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
           if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
         }
-      }
-    } else {
-      for (size_t q = 0; q < kw; ++q) {
-        const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
-        const uint8_t* wq = wt + q * khb * 256;
-        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
-          for (int i = 0; i < 4; ++i) {
-            a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
-            if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
-          }
-      }
     }
     __m256 y[4];
     for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
@@ -251,19 +237,16 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   for (size_t c = 0; c < channels; c += 64) {
     const size_t count = channels - c < 64 ? channels - c : 64;
     const uint8_t* wb = w8 + (c / 64) * bb;
-    const bool k3 = kw == 3 && kh <= 4;
     if (count <= 32) {
-      auto* x32 = static_cast<__m256i*>(scratch);
-#define LAPQ_CALL(R, K) \
-  block32<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x32, dst, dst_pixel_stride, e)
-      if (e.wei_zp) {
-        if (k3) LAPQ_CALL(true, true); else LAPQ_CALL(true, false);
-      } else {
-        if (k3) LAPQ_CALL(false, true); else LAPQ_CALL(false, false);
-      }
-#undef LAPQ_CALL
+      if (e.wei_zp)
+        block32<true>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
+                      static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
+      else
+        block32<false>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
+                       static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
       continue;
     }
+    const bool k3 = kw == 3 && kh <= 4;
 #define LAPQ_CALL(R, K) \
   block64<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e)
     if (e.wei_zp) {

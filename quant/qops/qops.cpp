@@ -67,21 +67,28 @@ void quantize_run(const Node& node, In in, Out out) {
   uint8_t* dst = out[0]->data<uint8_t>();
   const float scale = a.scale, lo = float(a.qmin - a.zero_point), hi = float(a.qmax - a.zero_point);
   const int32_t zp = a.zero_point;
-  constexpr int64_t kBlock = 64;  // pixels per work item: the NHWC writes of a block stay in cache
+  constexpr int64_t kBlock = 64;  // pixels per work item: a block's codes stay in L1 for the transpose
   const int64_t blocks = (HW + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (N * C * HW > 32768)
   for (int64_t item = 0; item < N * blocks; ++item) {
-    const int64_t n = item / blocks, p0 = (item % blocks) * kBlock, p1 = std::min(HW, p0 + kBlock);
-    for (int64_t c = 0; c < C; ++c) {
-      const float* s = src + (n * C + c) * HW;
-      uint8_t* d = dst + n * HW * C + c;
-      for (int64_t p = p0; p < p1; ++p) {
-        // The grid's formula (quant/grid.h detail::fake_quantize_affine): divide, clamp, round.
-        float v = s[p] / scale;
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        d[p * C] = static_cast<uint8_t>(static_cast<int32_t>(detail::rne_small(v)) + zp);
+    const int64_t n = item / blocks, p0 = (item % blocks) * kBlock, len = std::min(HW, p0 + kBlock) - p0;
+    alignas(64) uint8_t tile[kBlock * 64];  // (channel, pixel) codes of up to 64 channels
+    for (int64_t c0 = 0; c0 < C; c0 += 64) {
+      const int64_t cn = std::min<int64_t>(64, C - c0);
+      for (int64_t c = 0; c < cn; ++c) {
+        const float* sp = src + (n * C + c0 + c) * HW + p0;
+        uint8_t* t = tile + c * kBlock;
+        for (int64_t p = 0; p < len; ++p) {  // contiguous: vectorizes (divide, clamp, round)
+          // The grid's formula (quant/grid.h detail::fake_quantize_affine): divide, clamp, round.
+          float v = sp[p] / scale;
+          v = v < lo ? lo : v;
+          v = v > hi ? hi : v;
+          t[p] = static_cast<uint8_t>(static_cast<int32_t>(detail::rne_small(v)) + zp);
+        }
       }
+      uint8_t* d = dst + (n * HW + p0) * C + c0;
+      for (int64_t p = 0; p < len; ++p)
+        for (int64_t c = 0; c < cn; ++c) d[p * C + c] = tile[c * kBlock + p];
     }
   }
 }
@@ -111,12 +118,19 @@ void dequantize_run(const Node& node, In in, Out out) {
   const int64_t blocks = (HW + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (N * C * HW > 32768)
   for (int64_t item = 0; item < N * blocks; ++item) {
-    const int64_t n = item / blocks, p0 = (item % blocks) * kBlock, p1 = std::min(HW, p0 + kBlock);
-    for (int64_t c = 0; c < C; ++c) {
-      const uint8_t* q = src + n * HW * C + c;
-      float* d = dst + (n * C + c) * HW;
-      // (r * 1 + 0) * step with r = code - zp: grid.h's fake_quantize_affine.
-      for (int64_t p = p0; p < p1; ++p) d[p] = static_cast<float>(static_cast<int32_t>(q[p * C]) - zp) * scale;
+    const int64_t n = item / blocks, p0 = (item % blocks) * kBlock, len = std::min(HW, p0 + kBlock) - p0;
+    alignas(64) uint8_t tile[kBlock * 64];  // (channel, pixel) codes of up to 64 channels
+    for (int64_t c0 = 0; c0 < C; c0 += 64) {
+      const int64_t cn = std::min<int64_t>(64, C - c0);
+      const uint8_t* q = src + (n * HW + p0) * C + c0;
+      for (int64_t p = 0; p < len; ++p)
+        for (int64_t c = 0; c < cn; ++c) tile[c * kBlock + p] = q[p * C + c];
+      for (int64_t c = 0; c < cn; ++c) {
+        const uint8_t* t = tile + c * kBlock;
+        float* d = dst + (n * C + c0 + c) * HW + p0;
+        // (r * 1 + 0) * step with r = code - zp: grid.h's fake_quantize_affine.
+        for (int64_t p = 0; p < len; ++p) d[p] = static_cast<float>(static_cast<int32_t>(t[p]) - zp) * scale;
+      }
     }
   }
 }
