@@ -147,7 +147,7 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
 // A tail block of <= 32 channels: the same algorithm on ymm (lanes L = 0, 1 of the
 // c64t4 layout are the first 32 bytes of every 64-byte group), half the work of
 // a masked zmm block. Epilogue constants are gathered into lane order once.
-template <bool ROWSUM>
+template <bool ROWSUM, bool K3>
 void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
              const uint8_t* const* col_ptrs, size_t iwp, const uint8_t* wb, int32_t za, __m256i* x,
              void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
@@ -184,20 +184,62 @@ void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   for (int i = 0; i < 4; ++i) ibias[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 64 * i));
   const __m256i ones = _mm256_set1_epi8(1);
   const __m256i kza = _mm256_set1_epi32(static_cast<int32_t>(kw * khp) * za);
-  const __m256 lo = _mm256_set1_ps(e.lo), hi = _mm256_set1_ps(e.hi);
-  const __m256i zpo = _mm256_set1_epi32(e.zp);
+  const __m512i kza512 = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);
+  // The same constants as zmm pairs (vectors 0|1 and 2|3) for the u8 epilogue.
+  const __m512 sc2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(sc[0])), _mm256_load_ps(sc[1]), 1),
+                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(sc[2])), _mm256_load_ps(sc[3]), 1)};
+  const __m512 bi2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(bi[0])), _mm256_load_ps(bi[1]), 1),
+                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(bi[2])), _mm256_load_ps(bi[3]), 1)};
+  const __m512 zp2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(zp[0])), _mm256_load_ps(zp[1]), 1),
+                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(zp[2])), _mm256_load_ps(zp[3]), 1)};
   const uint8_t* wt = wb + 256;
+  __m256i w3[3][4];  // K3: (kw, i)
+  if constexpr (K3)
+    for (int q = 0; q < 3; ++q)
+      for (int i = 0; i < 4; ++i) w3[q][i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + q * 256 + 64 * i));
   for (size_t o = 0; o < ow_count; ++o) {
     __m256i a[4] = {ibias[0], ibias[1], ibias[2], ibias[3]};
     __m256i r[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (size_t q = 0; q < kw; ++q) {
-      const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
-      const uint8_t* wq = wt + q * khb * 256;
-      for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
+    if constexpr (K3) {  // 3 columns x 1 row group, weights in registers
+      for (int q = 0; q < 3; ++q) {
+        const __m256i* xc = x + (o * stride_w + q * dil_w) * 4;
         for (int i = 0; i < 4; ++i) {
-          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
+          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], w3[q][i]);
           if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
         }
+      }
+    } else {
+      for (size_t q = 0; q < kw; ++q) {
+        const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+        const uint8_t* wq = wt + q * khb * 256;
+        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
+          for (int i = 0; i < 4; ++i) {
+            a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
+            if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
+          }
+      }
+    }
+    if (!e.f32_out) {
+      // u8: the four ymm accumulators as two zmm (half the epilogue instructions).
+      const __m512i z[2] = {_mm512_inserti64x4(_mm512_castsi256_si512(a[0]), a[1], 1),
+                            _mm512_inserti64x4(_mm512_castsi256_si512(a[2]), a[3], 1)};
+      __m512i q[2];
+      for (int h = 0; h < 2; ++h) {  // kernels/gemm.h formula, same operation order
+        __m512 t = _mm512_cvtepi32_ps(z[h]);
+        if (ROWSUM) {
+          const __m512i rz = _mm512_inserti64x4(_mm512_castsi256_si512(r[2 * h]), r[2 * h + 1], 1);
+          t = _mm512_sub_ps(t, _mm512_mul_ps(zp2[h], _mm512_cvtepi32_ps(_mm512_sub_epi32(rz, kza512))));
+        }
+        __m512 y = _mm512_mul_ps(t, sc2[h]);
+        if (e.bias) y = _mm512_add_ps(y, bi2[h]);
+        q[h] = epilogue_q(y, e);
+      }
+      // Lanes of q[0]: a0 L0, a0 L1, a1 L0, a1 L1 (channels 0-3, 16-19, 4-7, 20-23 ...);
+      // per-lane packs then one vpermd restore channel order.
+      const __m512i p = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_setzero_si512());
+      const __m512i v = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 8, 1, 9, 4, 12, 5, 13, 0, 0, 0, 0, 0, 0, 0, 0), p);
+      _mm256_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask, _mm512_castsi512_si256(v));
+      continue;
     }
     __m256 y[4];
     for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
@@ -206,21 +248,13 @@ void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
       y[i] = _mm256_mul_ps(t, _mm256_load_ps(sc[i]));
       if (e.bias) y[i] = _mm256_add_ps(y[i], _mm256_load_ps(bi[i]));
     }
-    if (e.f32_out) {
-      alignas(32) float out[4][8];
-      for (int i = 0; i < 4; ++i) _mm256_store_ps(out[i], y[i]);
-      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
-      for (size_t i = 0; i < 4; ++i)
-        for (size_t L = 0; L < 2; ++L)
-          for (size_t j = 0; j < 4; ++j)
-            if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][L * 4 + j];
-    } else {
-      __m256i q[4];
-      for (int i = 0; i < 4; ++i)
-        q[i] = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(y[i], lo), hi)), zpo);
-      const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-      _mm256_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask, p);
-    }
+    alignas(32) float out[4][8];
+    for (int i = 0; i < 4; ++i) _mm256_store_ps(out[i], y[i]);
+    float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+    for (size_t i = 0; i < 4; ++i)
+      for (size_t L = 0; L < 2; ++L)
+        for (size_t j = 0; j < 4; ++j)
+          if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][L * 4 + j];
   }
 }
 
@@ -237,16 +271,19 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   for (size_t c = 0; c < channels; c += 64) {
     const size_t count = channels - c < 64 ? channels - c : 64;
     const uint8_t* wb = w8 + (c / 64) * bb;
+    const bool k3 = kw == 3 && kh <= 4;
     if (count <= 32) {
-      if (e.wei_zp)
-        block32<true>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
-                      static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
-      else
-        block32<false>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za,
-                       static_cast<__m256i*>(scratch), dst, dst_pixel_stride, e);
+      auto* x32 = static_cast<__m256i*>(scratch);
+#define LAPQ_CALL(R, K) \
+  block32<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x32, dst, dst_pixel_stride, e)
+      if (e.wei_zp) {
+        if (k3) LAPQ_CALL(true, true); else LAPQ_CALL(true, false);
+      } else {
+        if (k3) LAPQ_CALL(false, true); else LAPQ_CALL(false, false);
+      }
+#undef LAPQ_CALL
       continue;
     }
-    const bool k3 = kw == 3 && kh <= 4;
 #define LAPQ_CALL(R, K) \
   block64<R, K>(c, count, ow_count, kh, kw, stride_w, dilation_w, col_ptrs, iwp, wb, za, x, dst, dst_pixel_stride, e)
     if (e.wei_zp) {
