@@ -148,17 +148,34 @@ void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, Ge
     run_gemm(src, N, H, W, dst, ep);
 }
 
-namespace {
+// int4 on VNNI: tiles of at least this many rows unpack the weight panel to int8
+// once (cheap: 3 ops per 64 bytes) and run the int8 kernel; shorter ones (batch-1
+// late layers, FC) keep the nibble kernel, where weight traffic matters more.
+constexpr int64_t kPanelRows = 96;
 
 // Per-thread scratch that only grows (no allocation once warm).
 struct Scratch {
+  std::vector<uint8_t> panel;  // int4 weights unpacked for tall tiles
   std::vector<uint8_t> tile;
   std::vector<int32_t> rowsum;
   std::vector<const uint8_t*> ptrs;
 };
-thread_local Scratch t_scratch;
 
+namespace {
+thread_local Scratch t_scratch;
 }  // namespace
+
+// Unpacks nblocks int4 blocks at w into the thread's panel (n16c4_s8, 16*w);
+// returns it and its block size.
+const uint8_t* PackedConv::unpack_panel(const GemmConfig& cfg, Scratch& s, const uint8_t* w, size_t nblocks,
+                                        size_t* block_bytes) const {
+  const size_t bb = 64 + 16 * size_t(kp_);
+  if (s.panel.size() < nblocks * bb + 64) s.panel.resize(nblocks * bb + 64);
+  uint8_t* panel = s.panel.data() + (64 - reinterpret_cast<uintptr_t>(s.panel.data()) % 64) % 64;
+  cfg.panel_unpack(w, nblocks, kp_, block_bytes_, panel);
+  *block_bytes = bb;
+  return panel;
+}
 
 void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
   const GemmConfig& cfg = *gemm_;
@@ -287,14 +304,21 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       if (e.bias) e.bias += oc0;
       if (e.wei_zp) e.wei_zp += oc0;
       const uint8_t* wblk = wpk + g * group_bytes_ + (n0 / 16) * block_bytes_;
+      size_t bb = block_bytes_;
+      GemmUkernel ukernel = cfg.ukernel;
+      IgemmUkernel igemm = cfg.igemm;
+      if (cfg.panel_unpack && mcount >= kPanelRows) {  // int4: unpack once, run the int8 kernel
+        wblk = unpack_panel(cfg, s, wblk, (nc + 15) / 16, &bb);
+        ukernel = cfg.panel_ukernel;
+        igemm = cfg.panel_igemm;
+      }
       for (int64_t r = 0; r < mcount; r += mr) {
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
         if (indirect)
-          cfg.igemm(std::min(mr, mcount - r), nc, taps, icg_, s.ptrs.data() + r * taps, wblk, block_bytes_, d, p_.OC,
-                    &e);
+          igemm(std::min(mr, mcount - r), nc, taps, icg_, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
         else
-          cfg.ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, block_bytes_, d, p_.OC, &e);
+          ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
       }
     }
   }
@@ -428,10 +452,16 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
       if (e.bias) e.bias += oc0;
       if (e.wei_zp) e.wei_zp += oc0;
       const uint8_t* wblk = wpk + (oc0 / 16) * block_bytes_;
+      size_t bb = block_bytes_;
+      IgemmUkernel igemm = cfg.igemm;
+      if (cfg.panel_unpack && mcount >= kPanelRows) {  // int4: unpack once, run the int8 kernel
+        wblk = unpack_panel(cfg, s, wblk, (nc + 15) / 16, &bb);
+        igemm = cfg.panel_igemm;
+      }
       for (int64_t r = 0; r < mcount; r += mr) {
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
-        cfg.igemm(std::min(mr, mcount - r), nc, KH, segp_, s.ptrs.data() + r * KH, wblk, block_bytes_, d, p_.OC, &e);
+        igemm(std::min(mr, mcount - r), nc, KH, segp_, s.ptrs.data() + r * KH, wblk, bb, d, p_.OC, &e);
       }
     }
   }

@@ -35,6 +35,8 @@
 
 namespace lapq {
 
+struct Scratch;  // per-thread buffers of the drivers (kernels/conv.cpp)
+
 struct ConvParams {
   int IC = 0, OC = 0, KH = 1, KW = 1;
   int stride_h = 1, stride_w = 1;
@@ -93,6 +95,8 @@ class PackedConv {
   void run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
   void run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
   void run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
+  const uint8_t* unpack_panel(const GemmConfig& cfg, Scratch& s, const uint8_t* w, size_t nblocks,
+                              size_t* block_bytes) const;
 
   ConvParams p_;
   Isa isa_;

@@ -81,6 +81,11 @@ struct GemmConfig {
   int kr = 4;              // K is padded to a multiple of kr
   bool a_u16 = false;      // activations must be widened to u16 (vpmaddwd kernels)
   IgemmUkernel igemm = nullptr;  // indirect variant, or nullptr
+  // int4 only: unpack a panel of blocks to n16c4_s8 (16*w, bias x16) once, then run
+  // these kernels on it (used for tall tiles; weights still travel as nibbles).
+  void (*panel_unpack)(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) = nullptr;
+  GemmUkernel panel_ukernel = nullptr;
+  IgemmUkernel panel_igemm = nullptr;
 };
 
 // The kernel+packer unit for weights stored in 8-bit (int4 = false) or 4-bit
@@ -108,6 +113,9 @@ void u8s8_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, c
 void u8s4_gemm_6x64c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_igemm_6x64c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s8x16_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s8x16_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out);
 void u16s16_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s4_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_8x32c2__avx512(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);

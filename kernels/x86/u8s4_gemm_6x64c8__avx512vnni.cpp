@@ -185,4 +185,23 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
                  ptrs);
 }
 
+// Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into
+// n16c4_s8 blocks of 16*w with the same x16 bias: per 64 bytes of nibbles,
+// (v << 4) & 0xF0 is the K group 2i and v & 0xF0 the K group 2i+1. Lets large
+// tiles run the int8 kernel (u8s8x16_*) on a panel unpacked once per work item.
+void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) {
+  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  const size_t ob = 64 + 16 * kp;  // n16c4_s8 block bytes
+  for (size_t b = 0; b < nblocks; ++b) {
+    const uint8_t* src = static_cast<const uint8_t*>(w) + b * w_block_bytes;
+    uint8_t* dst = static_cast<uint8_t*>(out) + b * ob;
+    _mm512_storeu_si512(dst, _mm512_loadu_si512(src));  // bias x16
+    for (size_t k = 0; k < kp; k += 8) {
+      const __m512i v = _mm512_loadu_si512(src + 64 + k * 8);
+      _mm512_storeu_si512(dst + 64 + k * 16, _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0));
+      _mm512_storeu_si512(dst + 64 + k * 16 + 64, _mm512_and_si512(v, mask_f0));
+    }
+  }
+}
+
 }  // namespace lapq

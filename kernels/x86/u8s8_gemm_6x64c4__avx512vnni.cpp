@@ -18,7 +18,7 @@ namespace {
 // NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
 // a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
 // bytes from ptrs[i * taps + t].
-template <int NB, bool INDIRECT>
+template <int NB, bool INDIRECT, bool X16 = false>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
           size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
           size_t taps = 1, const uint8_t* const* ptrs = nullptr) {
@@ -73,10 +73,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
 #define LAPQ_STORE(i)                                                                          \
   if (mr > i) {                                                                                \
     const __m512 rs = rowsum_f(&e, i);                                                         \
-    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false), y1 = y0, y2 = y0, y3 = y0;             \
-    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, false);                   \
-    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, false);                   \
-    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, false);                   \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, X16), y1 = y0, y2 = y0, y3 = y0;             \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, X16);                   \
+    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, X16);                   \
+    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, X16);                   \
     if (e.f32_out) {                                                                           \
       float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
       _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
@@ -127,10 +127,10 @@ void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_
   }
 }
 
-template <bool INDIRECT>
+template <bool INDIRECT, bool X16 = false>
 void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
               void* dst, size_t dst_stride, const GemmEpilogue* ep, size_t taps, const uint8_t* const* ptrs) {
-  if (!INDIRECT && mr == 1) {  // one row: latency-bound, 32 channels at a time
+  if (!INDIRECT && !X16 && mr == 1) {  // one row: latency-bound, 32 channels at a time
     GemmEpilogue e = *ep;
     for (size_t n0 = 0; n0 < nc; n0 += 32) {
       const size_t c = nc - n0 < 32 ? nc - n0 : 32;
@@ -146,13 +146,13 @@ void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride
     return;
   }
   if (nc > 48)
-    tile<4, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<4, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
   else if (nc > 32)
-    tile<3, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<3, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
   else if (nc > 16)
-    tile<2, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<2, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
   else
-    tile<1, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<1, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
 }
 
 }  // namespace
@@ -167,6 +167,21 @@ void u8s8_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
   dispatch<true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
                  ptrs);
+}
+
+// The same kernels over 16*w weights (the int4 weights of u8s4_* unpacked to a
+// n16c4_s8 panel, bias x16): the epilogue scales by the exact 0.0625f first.
+void u8s8x16_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
+                                     size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  dispatch<false, true>(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w),
+                        w_block_bytes, dst, dst_stride, ep, 1, nullptr);
+}
+
+void u8s8x16_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
+                                      const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
+                                      const GemmEpilogue* ep) {
+  dispatch<true, true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
+                       ptrs);
 }
 
 }  // namespace lapq

@@ -158,6 +158,9 @@ std::vector<ConvCase> awkward_cases() {
   add(1, 6, 9, make(32, 32, 3, 1, 1, 32));   // depthwise C = 32 (one ymm block)
   add(1, 9, 8, make(96, 96, 3, 2, 1, 96));   // depthwise 64 + 32, stride 2
   add(2, 12, 11, make(3, 8, 7, 2, 3));       // 7x7 stem, batch 2 (segments near the buffer end)
+  add(1, 12, 12, make(16, 20, 3, 1, 1));     // >= 96 rows per tile: int4 panel path (indirect)
+  add(1, 12, 12, make(32, 24, 1));           // ... (direct 1x1)
+  add(1, 24, 24, make(3, 8, 7, 2, 3));       // ... (row segments)
   add(1, 5, 5, make(1, 1, 3, 1, 1, 1));      // C = 1 (plain conv)
   add(1, 5, 5, make(3, 6, 3, 1, 1, 3));      // depthwise multiplier 2 (grouped GEMM)
   add(1, 8, 8, make(16, 16, 3, 1, 2, 16, 2));// depthwise dilation 2
