@@ -19,6 +19,7 @@ const OpRegistry& OpRegistry::get() {
     ops::register_matmul_ops(r);
     ops::register_pool_ops(r);
     ops::register_normalization_ops(r);
+    ops::register_reduce_ops(r);
     ops::register_shape_ops(r);
     ops::register_slice_pad_gather_ops(r);
     ops::register_constant_ops(r);

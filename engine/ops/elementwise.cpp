@@ -75,7 +75,34 @@ LAPQ_UNARY_MATH(ErfOp, std::erf(x))
 LAPQ_UNARY_MATH(FloorOp, std::floor(x))
 LAPQ_UNARY_MATH(CeilOp, std::ceil(x))
 LAPQ_UNARY_MATH(NegOp, static_cast<T>(-x))
+LAPQ_UNARY_MATH(ReciprocalOp, T(1) / x)
+LAPQ_UNARY_MATH(RoundOp, std::nearbyint(x))  // default rounding mode: half to even, as the spec says
+LAPQ_UNARY_MATH(SinOp, std::sin(x))
+LAPQ_UNARY_MATH(CosOp, std::cos(x))
+LAPQ_UNARY_MATH(TanOp, std::tan(x))
+LAPQ_UNARY_MATH(SoftplusOp, std::log1p(std::exp(x)))
+LAPQ_UNARY_MATH(SoftsignOp, x / (T(1) + std::fabs(x)))
+LAPQ_UNARY_MATH(SignOp, static_cast<T>(x > T(0) ? 1 : (x < T(0) ? -1 : 0)))
 #undef LAPQ_UNARY_MATH
+struct EluOp {
+  double alpha;
+  explicit EluOp(const Node& n) : alpha(n.attrs.get_float("alpha", 1.f)) {}
+  template <class T> T operator()(T x) const { return x < T(0) ? static_cast<T>(alpha * std::expm1(x)) : x; }
+};
+struct SeluOp {
+  double alpha, gamma;
+  explicit SeluOp(const Node& n)
+      : alpha(n.attrs.get_float("alpha", 1.67326319217681884765625f)),
+        gamma(n.attrs.get_float("gamma", 1.05070102214813232421875f)) {}
+  template <class T> T operator()(T x) const {
+    return static_cast<T>(x <= T(0) ? gamma * alpha * std::expm1(static_cast<double>(x)) : gamma * x);
+  }
+};
+struct ThresholdedReluOp {
+  double alpha;
+  explicit ThresholdedReluOp(const Node& n) : alpha(n.attrs.get_float("alpha", 1.f)) {}
+  template <class T> T operator()(T x) const { return x > alpha ? x : T(0); }
+};
 struct AbsOp {
   explicit AbsOp(const Node&) {}
   template <class T> T operator()(T x) const {
@@ -92,7 +119,7 @@ void unary_ref(const Node& node, In in, Out out) {
     T* y = out[0]->data<T>();
     const int64_t n = in[0]->numel();
     if constexpr (std::is_floating_point_v<T> || std::is_same_v<Op, NegOp> || std::is_same_v<Op, AbsOp> ||
-                  std::is_same_v<Op, ReluOp>) {
+                  std::is_same_v<Op, ReluOp> || std::is_same_v<Op, SignOp>) {
       for (int64_t i = 0; i < n; ++i) y[i] = op(x[i]);
     } else {
       throw Error(ErrorCode::kUnsupported, node_where(node) + ": integer input is not supported");
@@ -144,7 +171,8 @@ struct AddOp { template <class T> T operator()(T a, T b) const { return static_c
 struct SubOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(a - b); } };
 struct MulOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(a * b); } };
 struct DivOp {
-  const Node* node;
+  const Node* node = nullptr;
+  void init(const Node& n) { node = &n; }
   template <class T> T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       LAPQ_CHECK(b != 0, ErrorCode::kInvalidArgument, node_where(*node), ": integer division by zero");
@@ -158,6 +186,35 @@ struct EqualOp { template <class T> bool operator()(T a, T b) const { return a =
 struct PReluOp { template <class T> T operator()(T x, T slope) const { return x < T(0) ? static_cast<T>(slope * x) : x; } };
 struct MinOp { template <class T> T operator()(T a, T b) const { return std::min(a, b); } };
 struct MaxOp { template <class T> T operator()(T a, T b) const { return std::max(a, b); } };
+struct GreaterOp { template <class T> bool operator()(T a, T b) const { return a > b; } };
+struct LessOp { template <class T> bool operator()(T a, T b) const { return a < b; } };
+struct GreaterOrEqualOp { template <class T> bool operator()(T a, T b) const { return a >= b; } };
+struct LessOrEqualOp { template <class T> bool operator()(T a, T b) const { return a <= b; } };
+struct AndOp { template <class T> bool operator()(T a, T b) const { return a && b; } };
+struct OrOp { template <class T> bool operator()(T a, T b) const { return a || b; } };
+struct XorOp { template <class T> bool operator()(T a, T b) const { return static_cast<bool>(a) != static_cast<bool>(b); } };
+// Mod: fmod=1 is C's fmod (sign of the dividend, required for floats);
+// fmod=0 is the integer modulo with the sign of the divisor (Python's %).
+struct ModOp {
+  const Node* node = nullptr;
+  bool fmod = false;
+  void init(const Node& n) { node = &n; fmod = n.attrs.get_int("fmod", 0) != 0; }
+  template <class T> T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::fmod(a, b);
+    } else {
+      LAPQ_CHECK(b != 0, ErrorCode::kInvalidArgument, node_where(*node), ": integer modulo by zero");
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return T(0);
+        T r = static_cast<T>(a % b);
+        if (!fmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+        return r;
+      } else {
+        return static_cast<T>(a % b);
+      }
+    }
+  }
+};
 
 // y = op(a, b) with numpy broadcasting; y has the broadcast shape.
 template <class T, class R, class Op>
@@ -182,12 +239,14 @@ void broadcast_binary(const Tensor& a, const Tensor& b, Tensor& y, const Op& op)
 template <class Op>
 void binary_ref(const Node& node, In in, Out out) {
   Op op{};
-  if constexpr (std::is_same_v<Op, DivOp>) op.node = &node;
+  if constexpr (requires { op.init(node); }) op.init(node);
   auto run = [&]<class T>() {
     using R = decltype(op(T{}, T{}));
     broadcast_binary<T, R>(*in[0], *in[1], *out[0], op);
   };
-  if constexpr (std::is_same_v<Op, EqualOp>) dispatch_all(in[0]->dtype(), node_where(node), run);
+  if constexpr (std::is_same_v<Op, EqualOp> || std::is_same_v<Op, AndOp> || std::is_same_v<Op, OrOp> ||
+                std::is_same_v<Op, XorOp>)
+    dispatch_all(in[0]->dtype(), node_where(node), run);
   else dispatch_numeric(in[0]->dtype(), node_where(node), run);
 }
 
@@ -203,6 +262,20 @@ void binary_infer_impl(InferContext& ctx, std::initializer_list<DType> allowed, 
   set_out(ctx, 0, bool_out ? DType::kBool : a.dtype, broadcast_shapes(a.shape, b.shape, ctx.where()));
 }
 void arith_infer(InferContext& ctx) { binary_infer_impl(ctx, kNumeric, false); }
+void compare_infer(InferContext& ctx) { binary_infer_impl(ctx, kNumeric, true); }
+void logical_infer(InferContext& ctx) { binary_infer_impl(ctx, {DType::kBool}, true); }
+void mod_infer(InferContext& ctx) {
+  binary_infer_impl(ctx, kNumeric, false);
+  const DType t = ctx.in[0]->dtype;
+  LAPQ_CHECK(!(t == DType::kF32 || t == DType::kF64) || ctx.node.attrs.get_int("fmod", 0) == 1,
+             ErrorCode::kInvalidModel, ctx.where(), ": floating-point Mod needs fmod=1");
+}
+void not_ref(const Node&, In in, Out out) {
+  const bool* x = in[0]->data<bool>();
+  bool* y = out[0]->data<bool>();
+  for (int64_t i = 0; i < in[0]->numel(); ++i) y[i] = !x[i];
+}
+constexpr std::initializer_list<DType> kBoolOnly = {DType::kBool};
 void equal_infer(InferContext& ctx) {
   binary_infer_impl(ctx, {DType::kF32, DType::kF64, DType::kI64, DType::kI32, DType::kI16, DType::kI8, DType::kU8,
                           DType::kBool}, true);
@@ -216,8 +289,7 @@ void prelu_infer(InferContext& ctx) {
   require_dtype(ctx, 0, kSigned);
   LAPQ_CHECK(slope.dtype == x.dtype, ErrorCode::kInvalidModel, ctx.where(), ": slope dtype ",
              dtype_name(slope.dtype), " differs from input dtype ", dtype_name(x.dtype));
-  Shape b = broadcast_shapes(x.shape, slope.shape, ctx.where());
-  LAPQ_CHECK(b == x.shape, ErrorCode::kShapeMismatch, ctx.where(), ": slope shape ", shape_str(slope.shape),
+  LAPQ_CHECK(broadcasts_to(slope.shape, x.shape), ErrorCode::kShapeMismatch, ctx.where(), ": slope shape ", shape_str(slope.shape),
              " does not broadcast to input shape ", shape_str(x.shape));
   set_out(ctx, 0, x.dtype, x.shape);
 }
@@ -343,6 +415,18 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(make_schema("Tanh", 1, 1, 6, unary_infer<&kFloat>, unary_ref<TanhOp>));
   r.add(make_schema("Erf", 1, 1, 9, unary_infer<&kFloat>, unary_ref<ErfOp>));
   r.add(make_schema("Pow", 2, 2, 7, pow_infer, pow_ref));
+  r.add(make_schema("Reciprocal", 1, 1, 6, unary_infer<&kFloat>, unary_ref<ReciprocalOp>));
+  r.add(make_schema("Round", 1, 1, 11, unary_infer<&kFloat>, unary_ref<RoundOp>));
+  r.add(make_schema("Sin", 1, 1, 7, unary_infer<&kFloat>, unary_ref<SinOp>));
+  r.add(make_schema("Cos", 1, 1, 7, unary_infer<&kFloat>, unary_ref<CosOp>));
+  r.add(make_schema("Tan", 1, 1, 7, unary_infer<&kFloat>, unary_ref<TanOp>));
+  r.add(make_schema("Softplus", 1, 1, 1, unary_infer<&kFloat>, unary_ref<SoftplusOp>));
+  r.add(make_schema("Softsign", 1, 1, 1, unary_infer<&kFloat>, unary_ref<SoftsignOp>));
+  r.add(make_schema("Sign", 1, 1, 9, unary_infer<&kSigned>, unary_ref<SignOp>));
+  r.add(make_schema("Elu", 1, 1, 6, unary_infer<&kFloat>, unary_ref<EluOp>));
+  r.add(make_schema("Selu", 1, 1, 6, unary_infer<&kFloat>, unary_ref<SeluOp>));
+  r.add(make_schema("ThresholdedRelu", 1, 1, 10, unary_infer<&kFloat>, unary_ref<ThresholdedReluOp>));
+  r.add(make_schema("Not", 1, 1, 1, unary_infer<&kBoolOnly>, not_ref));
   r.add(make_schema("Floor", 1, 1, 6, unary_infer<&kFloat>, unary_ref<FloorOp>));
   r.add(make_schema("Ceil", 1, 1, 6, unary_infer<&kFloat>, unary_ref<CeilOp>));
   r.add(make_schema("Neg", 1, 1, 6, unary_infer<&kSigned>, unary_ref<NegOp>));
@@ -353,6 +437,14 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(make_schema("Mul", 2, 2, 7, arith_infer, binary_ref<MulOp>));
   r.add(make_schema("Div", 2, 2, 7, arith_infer, binary_ref<DivOp>));
   r.add(make_schema("Equal", 2, 2, 7, equal_infer, binary_ref<EqualOp>));
+  r.add(make_schema("Greater", 2, 2, 7, compare_infer, binary_ref<GreaterOp>));
+  r.add(make_schema("Less", 2, 2, 7, compare_infer, binary_ref<LessOp>));
+  r.add(make_schema("GreaterOrEqual", 2, 2, 12, compare_infer, binary_ref<GreaterOrEqualOp>));
+  r.add(make_schema("LessOrEqual", 2, 2, 12, compare_infer, binary_ref<LessOrEqualOp>));
+  r.add(make_schema("And", 2, 2, 7, logical_infer, binary_ref<AndOp>));
+  r.add(make_schema("Or", 2, 2, 7, logical_infer, binary_ref<OrOp>));
+  r.add(make_schema("Xor", 2, 2, 7, logical_infer, binary_ref<XorOp>));
+  r.add(make_schema("Mod", 2, 2, 10, mod_infer, binary_ref<ModOp>));
   r.add(make_schema("PRelu", 2, 2, 7, prelu_infer, binary_ref<PReluOp>));
   r.add(make_schema("Min", 1, INT_MAX, 8, variadic_infer, variadic_ref<MinOp>));
   r.add(make_schema("Max", 1, INT_MAX, 8, variadic_infer, variadic_ref<MaxOp>));

@@ -31,12 +31,7 @@ void gemm_infer(InferContext& ctx) {
     require_dtype(ctx, 2, {DType::kF32});
     LAPQ_CHECK(c.shape.size() <= 2, ErrorCode::kShapeMismatch, ctx.where(), ": C has rank ", c.shape.size());
     const Shape y{M, N};
-    bool fits = true;  // unidirectional: each of C's (right-aligned) dims is 1 or Y's
-    for (size_t i = 0; i < c.shape.size(); ++i) {
-      const int64_t cd = c.shape[i], yd = y[2 - c.shape.size() + i];
-      fits = fits && (cd == 1 || cd == yd || cd < 0 || yd < 0);
-    }
-    LAPQ_CHECK(fits, ErrorCode::kShapeMismatch, ctx.where(), ": C shape ", shape_str(c.shape),
+    LAPQ_CHECK(broadcasts_to(c.shape, y), ErrorCode::kShapeMismatch, ctx.where(), ": C shape ", shape_str(c.shape),
                " does not broadcast to ", shape_str(y));
   }
   set_out(ctx, 0, DType::kF32, {M, N});

@@ -1,5 +1,5 @@
 // BatchNormalization (inference), Softmax / LogSoftmax (both opset forms),
-// ReduceMean.
+// LayerNormalization, InstanceNormalization.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -126,64 +126,102 @@ void softmax_ref(const Node& node, In in, Out out) {
   });
 }
 
-// ---- ReduceMean ---------------------------------------------------------------
+// ---- LayerNormalization / InstanceNormalization ----------------------------------------
 
-// Reduced axes (sorted, unique, in [0, rank)); empty = none reduced.
-std::vector<bool> reduce_mask(const Node& node, const Tensor* axes_input, int64_t rank, const std::string& where) {
-  std::vector<int64_t> axes = axes_input ? axes_input->to_i64() : node.attrs.get_ints("axes");
-  std::vector<bool> mask(rank, false);
-  if (axes.empty()) {
-    if (node.attrs.get_int("noop_with_empty_axes", 0) == 0) mask.assign(rank, true);
-    return mask;
-  }
-  for (int64_t a : axes) {
-    int64_t ax = normalize_axis(a, rank, where);
-    LAPQ_CHECK(!mask[ax], ErrorCode::kInvalidModel, where, ": axis ", a, " is listed twice");
-    mask[ax] = true;
-  }
-  return mask;
-}
-
-Shape reduce_shape(const Shape& s, const std::vector<bool>& mask, bool keepdims) {
-  Shape out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (!mask[i]) out.push_back(s[i]);
-    else if (keepdims) out.push_back(1);
-  }
-  return out;
-}
-
-void reduce_mean_infer(InferContext& ctx) {
+void layernorm_infer(InferContext& ctx) {
   check_arity(ctx);
   const Value& x = req_in(ctx, 0);
-  require_dtype(ctx, 0, {DType::kF32, DType::kF64});
-  const Tensor* axes = has_in(ctx, 1) ? &req_const_in(ctx, 1, "axes") : nullptr;
-  auto mask = reduce_mask(ctx.node, axes, static_cast<int64_t>(x.shape.size()), ctx.where());
-  set_out(ctx, 0, x.dtype, reduce_shape(x.shape, mask, ctx.node.attrs.get_int("keepdims", 1) != 0));
+  require_dtype(ctx, 0, {DType::kF32});
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = normalize_axis(ctx.node.attrs.get_int("axis", -1), r, ctx.where());
+  const Shape norm(x.shape.begin() + axis, x.shape.end());
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!has_in(ctx, i)) continue;
+    const Value& p = req_in(ctx, i);
+    require_dtype(ctx, i, {DType::kF32});
+    LAPQ_CHECK(broadcasts_to(p.shape, norm),
+               ErrorCode::kShapeMismatch, ctx.where(), ": ", (i == 1 ? "Scale" : "B"), " shape ", shape_str(p.shape),
+               " does not broadcast to the normalized shape ", shape_str(norm));
+  }
+  set_out(ctx, 0, DType::kF32, x.shape);
+  // Optional Mean and InvStdDev: one value per normalized row, kept dims.
+  Shape stats(x.shape.begin(), x.shape.begin() + axis);
+  stats.resize(x.shape.size(), 1);
+  set_out(ctx, 1, DType::kF32, stats);
+  set_out(ctx, 2, DType::kF32, stats);
 }
 
-void reduce_mean_ref(const Node& node, In in, Out out) {
+// y = (x - mean) / sqrt(var + eps) * scale + B over the trailing dims from
+// `axis` (population variance, computed in double).
+void layernorm_ref(const Node& node, In in, Out out) {
   const Tensor& x = *in[0];
-  const Tensor* axes = in.size() > 1 ? in[1] : nullptr;
-  auto mask = reduce_mask(node, axes, x.rank(), node_where(node));
-  // Walk the input; each element adds into the output cell it reduces to
-  // (output strides with 0 on reduced axes).
-  Shape kept = reduce_shape(x.shape(), mask, true);
-  auto ost = strides_of(kept);
-  for (size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) ost[i] = 0;
-  std::vector<int64_t> ist = strides_of(x.shape());
-  const int64_t count = x.numel() / std::max<int64_t>(1, shape_numel(kept));
-  dispatch_numeric(x.dtype(), node_where(node), [&]<class T>() {
-    const T* src = x.data<T>();
-    T* dst = out[0]->data<T>();
-    std::vector<double> acc(static_cast<size_t>(out[0]->numel()), 0.0);
-    std::array<std::vector<int64_t>, 2> st{ist, ost};
-    for_each_broadcast<2>(x.shape(), st, [&](int64_t, const std::array<int64_t, 2>& off) {
-      acc[off[1]] += static_cast<double>(src[off[0]]);
-    });
-    for (size_t i = 0; i < acc.size(); ++i) dst[i] = static_cast<T>(acc[i] / static_cast<double>(count));
-  });
+  const int64_t axis = normalize_axis(node.attrs.get_int("axis", -1), x.rank(), node_where(node));
+  const double eps = node.attrs.get_float("epsilon", 1e-5f);
+  const Shape norm(x.shape().begin() + axis, x.shape().end());
+  const int64_t rows = prod(x.shape(), 0, axis), len = shape_numel(norm);
+  auto expand = [&](const Tensor* t, float fill) {  // scale / bias broadcast to `norm`
+    std::vector<float> v(static_cast<size_t>(len), fill);
+    if (!t) return v;
+    std::array<std::vector<int64_t>, 1> st{broadcast_strides(t->shape(), norm)};
+    const float* p = t->data<float>();
+    for_each_broadcast<1>(norm, st, [&](int64_t o, const std::array<int64_t, 1>& off) { v[o] = p[off[0]]; });
+    return v;
+  };
+  const std::vector<float> scale = expand(in[1], 1.f);
+  const std::vector<float> bias = expand(in.size() > 2 ? in[2] : nullptr, 0.f);
+  const float* src = x.data<float>();
+  float* dst = out[0]->data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xp = src + r * len;
+    float* yp = dst + r * len;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < len; ++i) mean += xp[i];
+    mean /= static_cast<double>(len);
+    for (int64_t i = 0; i < len; ++i) var += (xp[i] - mean) * (xp[i] - mean);
+    var /= static_cast<double>(len);
+    const double inv_std = 1.0 / std::sqrt(var + eps);
+    for (int64_t i = 0; i < len; ++i) yp[i] = static_cast<float>((xp[i] - mean) * inv_std * scale[i] + bias[i]);
+    if (out.size() > 1 && out[1]) out[1]->data<float>()[r] = static_cast<float>(mean);
+    if (out.size() > 2 && out[2]) out[2]->data<float>()[r] = static_cast<float>(inv_std);
+  }
+}
+
+void instancenorm_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  require_dtype(ctx, 0, {DType::kF32});
+  LAPQ_CHECK(x.shape.size() >= 3, ErrorCode::kShapeMismatch, ctx.where(), ": input must be [N,C,spatial...], got ",
+             shape_str(x.shape));
+  for (size_t i = 1; i <= 2; ++i) {
+    const Value& p = req_in(ctx, i);
+    require_dtype(ctx, i, {DType::kF32});
+    LAPQ_CHECK(p.shape.size() == 1 && (p.shape[0] == x.shape[1] || p.shape[0] < 0 || x.shape[1] < 0),
+               ErrorCode::kShapeMismatch, ctx.where(), ": ", (i == 1 ? "scale" : "B"), " has shape ",
+               shape_str(p.shape), " but the input has ", x.shape[1], " channels");
+  }
+  set_out(ctx, 0, DType::kF32, x.shape);
+}
+
+void instancenorm_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  const int64_t N = x.dim(0), C = x.dim(1), len = prod(x.shape(), 2, x.shape().size());
+  const double eps = node.attrs.get_float("epsilon", 1e-5f);
+  const float* scale = in[1]->data<float>();
+  const float* bias = in[2]->data<float>();
+  const float* src = x.data<float>();
+  float* dst = out[0]->data<float>();
+  for (int64_t p = 0; p < N * C; ++p) {
+    const int64_t c = p % C;
+    const float* xp = src + p * len;
+    float* yp = dst + p * len;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < len; ++i) mean += xp[i];
+    mean /= static_cast<double>(len);
+    for (int64_t i = 0; i < len; ++i) var += (xp[i] - mean) * (xp[i] - mean);
+    var /= static_cast<double>(len);
+    const double k = scale[c] / std::sqrt(var + eps);
+    for (int64_t i = 0; i < len; ++i) yp[i] = static_cast<float>((xp[i] - mean) * k + bias[c]);
+  }
 }
 
 }  // namespace
@@ -192,7 +230,8 @@ void register_normalization_ops(OpRegistry& r) {
   r.add(make_schema("BatchNormalization", 5, 5, 7, batchnorm_infer, batchnorm_ref));
   r.add(make_schema("Softmax", 1, 1, 1, softmax_infer, softmax_ref<false>));
   r.add(make_schema("LogSoftmax", 1, 1, 1, softmax_infer, softmax_ref<true>));
-  r.add(make_schema("ReduceMean", 1, 2, 1, reduce_mean_infer, reduce_mean_ref));
+  r.add(make_schema("LayerNormalization", 2, 3, 17, layernorm_infer, layernorm_ref));
+  r.add(make_schema("InstanceNormalization", 3, 3, 6, instancenorm_infer, instancenorm_ref));
 }
 
 }  // namespace lapq::ops

@@ -79,6 +79,16 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
   return out;
 }
 
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  const size_t off = to.size() - from.size();
+  for (size_t i = 0; i < from.size(); ++i) {
+    const int64_t f = from[i], t = to[off + i];
+    if (!(f == 1 || f == t || f < 0 || t < 0)) return false;
+  }
+  return true;
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where, bool inclusive) {
   const int64_t hi = inclusive ? rank : rank - 1;
   LAPQ_CHECK(axis >= -rank && axis <= hi, ErrorCode::kInvalidModel, where, ": axis ", axis,

@@ -19,6 +19,7 @@ void register_conv_ops(OpRegistry& r);
 void register_matmul_ops(OpRegistry& r);
 void register_pool_ops(OpRegistry& r);
 void register_normalization_ops(OpRegistry& r);
+void register_reduce_ops(OpRegistry& r);
 void register_shape_ops(OpRegistry& r);
 void register_slice_pad_gather_ops(OpRegistry& r);
 void register_constant_ops(OpRegistry& r);
@@ -62,6 +63,9 @@ void max_outputs(const InferContext& ctx, size_t n, const char* why);
 // numpy multidirectional broadcasting; -1 (unknown) dims are tolerated.
 // Throws kShapeMismatch naming `where`.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where);
+// True when `from` broadcasts unidirectionally to `to` (right-aligned, each
+// dim 1 or equal; unknown dims are assumed to fit).
+bool broadcasts_to(const Shape& from, const Shape& to);
 // Axis in [-rank, rank) (or [-rank, rank] with `inclusive`) to [0, rank) (or [0, rank]).
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where, bool inclusive = false);
 

@@ -1,6 +1,6 @@
 // Ops that move or relabel data without arithmetic: Identity, Dropout
 // (inference), Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Concat,
-// Expand, Shape. All dtypes.
+// Split, Expand, Tile, Shape, Size. All dtypes.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -316,6 +316,119 @@ void shape_ref(const Node& node, In in, Out out) {
   for (int64_t i = start; i < end; ++i) dst[i - start] = s[i];
 }
 
+// ---- Split ------------------------------------------------------------------------------
+
+// Split: lengths from the split input (opset >= 13) or attribute; otherwise
+// equal parts, one per output (opset 18 num_outputs: the last part may be
+// smaller).
+void split_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  LAPQ_CHECK(r >= 1, ErrorCode::kShapeMismatch, ctx.where(), ": cannot split a scalar");
+  const int64_t axis = normalize_axis(ctx.node.attrs.get_int("axis", 0), r, ctx.where());
+  const int64_t n = static_cast<int64_t>(ctx.out.size());
+  const int64_t dim = x.shape[axis];
+  std::vector<int64_t> lengths;
+  if (has_in(ctx, 1)) lengths = req_const_in(ctx, 1, "split").to_i64();
+  else lengths = ctx.node.attrs.get_ints("split");
+  if (lengths.empty()) {
+    const bool by_count = ctx.node.attrs.has("num_outputs");
+    if (by_count)
+      LAPQ_CHECK(ctx.node.attrs.get_int("num_outputs", 0) == n, ErrorCode::kInvalidModel, ctx.where(),
+                 ": num_outputs ", ctx.node.attrs.get_int("num_outputs", 0), " but the node has ", n, " outputs");
+    if (dim < 0) {
+      lengths.assign(n, -1);
+    } else if (by_count) {
+      const int64_t chunk = (dim + n - 1) / n;
+      for (int64_t i = 0; i < n; ++i) lengths.push_back(std::max<int64_t>(0, std::min(chunk, dim - chunk * i)));
+    } else {
+      LAPQ_CHECK(dim % n == 0, ErrorCode::kShapeMismatch, ctx.where(), ": axis ", axis, " of size ", dim,
+                 " does not split into ", n, " equal parts");
+      lengths.assign(n, dim / n);
+    }
+  }
+  LAPQ_CHECK(static_cast<int64_t>(lengths.size()) == n, ErrorCode::kInvalidModel, ctx.where(), ": split has ",
+             lengths.size(), " lengths but the node has ", n, " outputs");
+  int64_t total = 0;
+  for (int64_t l : lengths) {
+    LAPQ_CHECK(l >= 0 || dim < 0, ErrorCode::kInvalidModel, ctx.where(), ": negative split length ", l);
+    total += l;
+  }
+  LAPQ_CHECK(dim < 0 || total == dim, ErrorCode::kShapeMismatch, ctx.where(), ": split lengths sum to ", total,
+             " but axis ", axis, " has size ", dim);
+  for (int64_t i = 0; i < n; ++i) {
+    Shape s = x.shape;
+    s[axis] = lengths[i];
+    set_out(ctx, i, x.dtype, s);
+  }
+}
+
+// Copies consecutive chunks along the axis; each output's shape (set by
+// inference) gives its chunk.
+void split_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  const int64_t axis = normalize_axis(node.attrs.get_int("axis", 0), x.rank(), node_where(node));
+  const int64_t outer = prod(x.shape(), 0, axis);
+  const size_t esize = dtype_size(x.dtype());
+  const size_t row = static_cast<size_t>(prod(x.shape(), axis, x.shape().size())) * esize;
+  const auto* src = static_cast<const std::byte*>(x.raw());
+  size_t at = 0;
+  for (Tensor* t : out) {
+    if (!t) continue;
+    const size_t chunk = static_cast<size_t>(prod(t->shape(), axis, t->shape().size())) * esize;
+    auto* dst = static_cast<std::byte*>(t->raw());
+    for (int64_t o = 0; o < outer; ++o)
+      if (chunk) std::memcpy(dst + o * chunk, src + o * row + at, chunk);
+    at += chunk;
+  }
+}
+
+// ---- Tile / Size ------------------------------------------------------------------------
+
+void tile_infer(InferContext& ctx) {
+  check_arity(ctx);
+  const Value& x = req_in(ctx, 0);
+  std::vector<int64_t> reps = req_const_in(ctx, 1, "repeats").to_i64();
+  LAPQ_CHECK(reps.size() == x.shape.size(), ErrorCode::kInvalidModel, ctx.where(), ": repeats has ", reps.size(),
+             " values for rank ", x.shape.size());
+  Shape out = x.shape;
+  for (size_t d = 0; d < reps.size(); ++d) {
+    LAPQ_CHECK(reps[d] >= 0, ErrorCode::kInvalidModel, ctx.where(), ": negative repeat ", reps[d]);
+    if (out[d] >= 0) out[d] *= reps[d];
+  }
+  set_out(ctx, 0, x.dtype, out);
+}
+
+void tile_ref(const Node& node, In in, Out out) {
+  const Tensor& x = *in[0];
+  Tensor& y = *out[0];
+  const int r = x.rank();
+  const auto xs = strides_of(x.shape());
+  dispatch_bytes(x.dtype(), [&]<class U>() {
+    const U* src = bytes_as<U>(x);
+    U* dst = bytes_as<U>(y);
+    std::vector<int64_t> idx(r, 0);
+    for (int64_t o = 0; o < y.numel(); ++o) {
+      int64_t off = 0;
+      for (int d = 0; d < r; ++d) off += (idx[d] % x.dim(d)) * xs[d];
+      dst[o] = src[off];
+      for (int d = r - 1; d >= 0; --d) {
+        if (++idx[d] < y.dim(d)) break;
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+void size_infer(InferContext& ctx) {
+  check_arity(ctx);
+  req_in(ctx, 0);
+  set_out(ctx, 0, DType::kI64, {});
+}
+
+void size_ref(const Node&, In in, Out out) { out[0]->data<int64_t>()[0] = in[0]->numel(); }
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
@@ -329,6 +442,9 @@ void register_shape_ops(OpRegistry& r) {
   r.add(make_schema("Concat", 1, INT_MAX, 4, concat_infer, concat_ref));
   r.add(make_schema("Expand", 2, 2, 8, expand_infer, expand_ref));
   r.add(make_schema("Shape", 1, 1, 1, shape_infer, shape_ref));
+  r.add(make_schema("Split", 1, 2, 2, split_infer, split_ref));
+  r.add(make_schema("Tile", 2, 2, 6, tile_infer, tile_ref));
+  r.add(make_schema("Size", 1, 1, 1, size_infer, size_ref));
 }
 
 }  // namespace lapq::ops

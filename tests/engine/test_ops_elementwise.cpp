@@ -60,6 +60,26 @@ TEST(OpsUnary, ErfAndPow) {
   expect_f32(OpTest("Pow").in(f32({1}, {4.f})).in(f32({1}, {0.5f})).run1(), {1}, {2.f});
 }
 
+TEST(OpsUnary, MoreMathAndActivations) {
+  Tensor x = f32({5}, {-2.5f, -0.5f, 0.f, 0.5f, 1.5f});
+  expect_f32(OpTest("Reciprocal").in(f32({3}, {2.f, -4.f, 0.5f})).run1(), {3}, {0.5f, -0.25f, 2.f});
+  // Round: halves go to the even neighbour.
+  expect_f32(OpTest("Round").in(x).run1(), {5}, {-2.f, -0.f, 0.f, 0.f, 2.f});
+  expect_f32(OpTest("Sign").in(x).run1(), {5}, {-1, -1, 0, 1, 1});
+  expect_exact(OpTest("Sign").in(i64({3}, {-7, 0, 9})).run1(), i64({3}, {-1, 0, 1}));
+  expect_f32(OpTest("Sin").in(f32({2}, {0.f, 1.f})).run1(), {2}, {0.f, std::sin(1.f)});
+  expect_f32(OpTest("Cos").in(f32({2}, {0.f, 1.f})).run1(), {2}, {1.f, std::cos(1.f)});
+  expect_f32(OpTest("Tan").in(f32({2}, {0.f, 1.f})).run1(), {2}, {0.f, std::tan(1.f)});
+  // softplus(0) = ln 2; softsign(x) = x / (1 + |x|).
+  expect_f32(OpTest("Softplus").in(f32({2}, {0.f, 2.f})).run1(), {2}, {std::log(2.f), std::log(1.f + std::exp(2.f))});
+  expect_f32(OpTest("Softsign").in(f32({2}, {-3.f, 1.f})).run1(), {2}, {-0.75f, 0.5f});
+  expect_f32(OpTest("Elu").in(f32({2}, {-1.f, 2.f})).attr("alpha", 2.f).run1(), {2}, {2.f * (std::exp(-1.f) - 1.f), 2.f});
+  const float a = 1.67326319217681884765625f, g = 1.05070102214813232421875f;
+  expect_f32(OpTest("Selu").in(f32({2}, {-1.f, 2.f})).run1(), {2}, {g * a * (std::exp(-1.f) - 1.f), g * 2.f});
+  expect_f32(OpTest("ThresholdedRelu").in(f32({3}, {0.5f, 1.f, 1.5f})).run1(), {3}, {0.f, 0.f, 1.5f});
+  expect_exact(OpTest("Not").in(boolean({2}, {1, 0})).run1(), boolean({2}, {0, 1}));
+}
+
 TEST(OpsUnary, FloatOnlyOpsRejectIntegers) {
   expect_error([] { OpTest("Sqrt").in(i64({1}, {4})).run1(); }, ErrorCode::kUnsupported, {"Sqrt 'node0'", "int64"});
 }
@@ -157,6 +177,32 @@ TEST(OpsCompare, EqualAndWhere) {
   expect_f32(wf, {3}, {4, 2, 6});
   expect_error([] { OpTest("Where").in(f32({1}, {1})).in(f32({1}, {1})).in(f32({1}, {1})).run1(); },
                ErrorCode::kInvalidModel, {"Where 'node0'", "bool"});
+}
+
+TEST(OpsCompare, OrderingAndLogic) {
+  Tensor a = f32({3}, {1, 2, 3}), b = f32({}, {2});
+  expect_exact(OpTest("Greater").in(a).in(b).run1(), boolean({3}, {0, 0, 1}));
+  expect_exact(OpTest("Less").in(a).in(b).run1(), boolean({3}, {1, 0, 0}));
+  expect_exact(OpTest("GreaterOrEqual").in(a).in(b).run1(), boolean({3}, {0, 1, 1}));
+  expect_exact(OpTest("LessOrEqual").in(a).in(b).run1(), boolean({3}, {1, 1, 0}));
+  Tensor p = boolean({2, 2}, {0, 0, 1, 1}), q = boolean({2}, {0, 1});
+  expect_exact(OpTest("And").in(p).in(q).run1(), boolean({2, 2}, {0, 0, 0, 1}));
+  expect_exact(OpTest("Or").in(p).in(q).run1(), boolean({2, 2}, {0, 1, 1, 1}));
+  expect_exact(OpTest("Xor").in(p).in(q).run1(), boolean({2, 2}, {0, 1, 1, 0}));
+  expect_error([&] { OpTest("And", 13, "and").in(a).in(a).run1(); }, ErrorCode::kUnsupported, {"And 'and'", "bool"});
+}
+
+TEST(OpsBinary, ModSignConventions) {
+  // fmod=0: sign of the divisor; fmod=1: sign of the dividend.
+  expect_exact(OpTest("Mod").in(i64({4}, {7, -7, 7, -7})).in(i64({4}, {3, 3, -3, -3})).run1(), i64({4}, {1, 2, -2, -1}));
+  expect_exact(OpTest("Mod").in(i64({4}, {7, -7, 7, -7})).in(i64({4}, {3, 3, -3, -3})).attr("fmod", int64_t{1}).run1(),
+               i64({4}, {1, -1, 1, -1}));
+  expect_f32(OpTest("Mod").in(f32({2}, {5.5f, -5.5f})).in(f32({}, {2.f})).attr("fmod", int64_t{1}).run1(), {2},
+             {1.5f, -1.5f});
+  expect_error([] { OpTest("Mod", 13, "m").in(f32({1}, {1})).in(f32({1}, {1})).run1(); }, ErrorCode::kInvalidModel,
+               {"Mod 'm'", "fmod=1"});
+  expect_error([] { OpTest("Mod", 13, "m").in(i32({1}, {1})).in(i32({1}, {0})).run1(); }, ErrorCode::kInvalidArgument,
+               {"Mod 'm'", "by zero"});
 }
 
 TEST(OpsVariadic, MinMaxSumMean) {

@@ -77,6 +77,33 @@ TEST(OpsSoftmax, LargeValuesStayFinite) {
   expect_f32(OpTest("Softmax").in(f32({3}, {1000.f, 1000.f, -1000.f})).run1(), {3}, {0.5f, 0.5f, 0.f});
 }
 
+TEST(OpsLayerNorm, TrailingAxesWithStats) {
+  // Rows [1,2,3] and [2,4,6]: means 2 and 4, variances 2/3 and 8/3.
+  Tensor x = f32({2, 3}, {1, 2, 3, 2, 4, 6});
+  auto outs = OpTest("LayerNormalization", 17).in(x).in(f32({3}, {1, 2, 1})).in(f32({}, {0.5f}))
+                  .attr("epsilon", 0.f).outputs(3).run();
+  const float s1 = 1.f / std::sqrt(2.f / 3.f), s2 = 1.f / std::sqrt(8.f / 3.f);
+  expect_f32(outs[0], {2, 3}, {-s1 + 0.5f, 0.5f, s1 + 0.5f, -2 * s2 + 0.5f, 0.5f, 2 * s2 + 0.5f}, 1e-6f);
+  expect_f32(outs[1], {2, 1}, {2, 4});
+  expect_f32(outs[2], {2, 1}, {s1, s2}, 1e-6f);
+  // axis 1 of [1,2,2]: the whole sample; no bias.
+  Tensor y = OpTest("LayerNormalization", 17).in(f32({1, 2, 2}, {0, 0, 2, 2})).in(f32({2, 2}, {1, 1, 1, 1}))
+                 .attr("axis", int64_t{1}).attr("epsilon", 0.f).run1();
+  expect_f32(y, {1, 2, 2}, {-1, -1, 1, 1}, 1e-6f);
+  expect_error([] { OpTest("LayerNormalization", 17, "ln").in(ramp({2, 3})).in(ramp({2})).run1(); },
+               ErrorCode::kShapeMismatch, {"LayerNormalization 'ln'", "Scale"});
+}
+
+TEST(OpsInstanceNorm, PerSampleAndChannel) {
+  Tensor x = f32({1, 2, 1, 2}, {1, 3, 5, 7});
+  // ch0: mean 2, var 1 -> [-1, 1]*2 + 1; ch1: mean 6, var 1 -> [-1, 1]*3 - 1.
+  Tensor y = OpTest("InstanceNormalization").in(x).in(f32({2}, {2, 3})).in(f32({2}, {1, -1}))
+                 .attr("epsilon", 0.f).run1();
+  expect_f32(y, {1, 2, 1, 2}, {-1, 3, -4, 2}, 1e-6f);
+  expect_error([] { OpTest("InstanceNormalization", 13, "in").in(ramp({1, 2, 2})).in(ramp({3})).in(ramp({2})).run1(); },
+               ErrorCode::kShapeMismatch, {"InstanceNormalization 'in'", "scale"});
+}
+
 TEST(OpsReduceMean, AxesKeepdims) {
   Tensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   expect_f32(OpTest("ReduceMean").in(x).attr("axes", std::vector<int64_t>{1}).run1(), {2, 1}, {2, 5});

@@ -13,7 +13,11 @@ TEST(OpRegistry, HasEveryDocumentedOp) {
                        "Transpose", "Squeeze", "Unsqueeze", "Softmax", "LogSoftmax", "Identity", "Dropout", "Shape",
                        "Gather", "ConstantOfShape", "Constant", "Cast", "Range", "Equal", "Where", "Expand",
                        "ReduceMean", "Sqrt", "Neg", "Exp", "Log", "Tanh", "Floor", "Ceil", "Abs", "Min", "Max", "Sum",
-                       "Mean", "Erf", "Pow"};
+                       "Mean", "Erf", "Pow", "Reciprocal", "Round", "Sin", "Cos", "Tan", "Softplus", "Softsign", "Sign",
+                       "Elu", "Selu", "ThresholdedRelu", "Not", "Greater", "Less", "GreaterOrEqual", "LessOrEqual",
+                       "And", "Or", "Xor", "Mod", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                       "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin",
+                       "LayerNormalization", "InstanceNormalization", "Split", "Tile", "Size"};
   const OpRegistry& r = OpRegistry::get();
   for (const char* op : ops) {
     const OpSchema* s = r.find(op);

@@ -106,6 +106,34 @@ TEST(OpsShape, Expand) {
                {"Expand 'e'"});
 }
 
+TEST(OpsShape, Split) {
+  Tensor x = f32({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7});
+  auto eq = OpTest("Split", 13).in(x).attr("axis", int64_t{1}).outputs(2).run();
+  expect_exact(eq[0], f32({2, 2}, {0, 1, 4, 5}));
+  expect_exact(eq[1], f32({2, 2}, {2, 3, 6, 7}));
+  auto var = OpTest("Split", 13).in(x).in(i64({3}, {1, 0, 3})).attr("axis", int64_t{-1}).outputs(3).run();
+  expect_exact(var[0], f32({2, 1}, {0, 4}));
+  EXPECT_EQ(var[1].shape(), (Shape{2, 0}));
+  expect_exact(var[2], f32({2, 3}, {1, 2, 3, 5, 6, 7}));
+  auto old = OpTest("Split", 11).in(x).attr("split", Ints{1, 1}).outputs(2).run();  // axis 0, attribute form
+  expect_exact(old[1], f32({1, 4}, {4, 5, 6, 7}));
+  // Opset 18 num_outputs: uneven, the last part smaller (5 -> 2, 2, 1).
+  auto uneven = OpTest("Split", 18).in(f32({5}, {1, 2, 3, 4, 5})).attr("num_outputs", int64_t{3}).outputs(3).run();
+  expect_exact(uneven[2], f32({1}, {5}));
+  expect_error([&] { OpTest("Split", 13, "sp").in(x).attr("axis", int64_t{1}).outputs(3).run(); },
+               ErrorCode::kShapeMismatch, {"Split 'sp'", "3 equal parts"});
+  expect_error([&] { OpTest("Split", 13, "sp").in(x).in(i64({2}, {1, 2})).attr("axis", int64_t{1}).outputs(2).run(); },
+               ErrorCode::kShapeMismatch, {"Split 'sp'", "sum to 3"});
+}
+
+TEST(OpsShape, TileAndSize) {
+  expect_exact(OpTest("Tile").in(f32({2, 1}, {1, 2})).in(i64({2}, {2, 3})).run1(),
+               f32({4, 3}, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2}));
+  expect_error([] { OpTest("Tile", 13, "t").in(f32({2}, {1, 2})).in(i64({2}, {1, 1})).run1(); },
+               ErrorCode::kInvalidModel, {"Tile 't'", "repeats"});
+  expect_exact(OpTest("Size").in(Tensor(DType::kF32, {2, 3, 4})).run1(), i64({}, {24}));
+}
+
 TEST(OpsShape, ShapeWithStartEnd) {
   Tensor x(DType::kF32, {2, 3, 4, 5});
   expect_exact(OpTest("Shape").in(x).run1(), i64({4}, {2, 3, 4, 5}));
