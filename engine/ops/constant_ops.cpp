@@ -131,6 +131,7 @@ int64_t range_count(T start, T limit, T delta, const std::string& where) {
   } else {
     n = std::ceil(static_cast<double>(limit - start) / static_cast<double>(delta));
   }
+  LAPQ_CHECK(!std::isnan(n), ErrorCode::kInvalidModel, where, ": start, limit and delta give a NaN length");
   LAPQ_CHECK(n <= static_cast<double>(kMaxTensorElements), ErrorCode::kLimit, where, ": range of ", n,
              " elements is too large");
   return n > 0 ? static_cast<int64_t>(n) : 0;

@@ -278,7 +278,10 @@ void expand_infer(InferContext& ctx) {
   const Tensor& s = req_const_in(ctx, 1, "shape");
   LAPQ_CHECK(s.dtype() == DType::kI64 && s.rank() == 1, ErrorCode::kInvalidModel, ctx.where(),
              ": shape must be a 1-D int64 tensor");
-  set_out(ctx, 0, x.dtype, broadcast_shapes(x.shape, s.to_i64(), ctx.where()));
+  const std::vector<int64_t> dims = s.to_i64();
+  for (int64_t d : dims)
+    LAPQ_CHECK(d >= 0, ErrorCode::kInvalidModel, ctx.where(), ": shape ", shape_str(dims), " has a negative dim");
+  set_out(ctx, 0, x.dtype, broadcast_shapes(x.shape, dims, ctx.where()));
 }
 
 void expand_ref(const Node& node, In in, Out out) {

@@ -44,6 +44,7 @@ SlicePlan plan_slice(const Shape& in, SliceArgs a, const std::string& where) {
     LAPQ_CHECK(step != 0, ErrorCode::kInvalidModel, where, ": step 0 on axis ", a.axes[i]);
     p.step[ax] = step;
     if (dim < 0) { p.out[ax] = -1; continue; }
+    if (dim == 0) { p.out[ax] = 0; continue; }  // nothing to take (and the clamps below need dim >= 1)
     int64_t start = a.starts[i], end = a.ends[i];
     if (start < 0) start += dim;
     if (end < 0) end += dim;

@@ -50,6 +50,8 @@ TEST(OpsRange, IntegerAndFloat) {
              {1.f, 1.3f, 1.6f, 1.9f}, 1e-6f);
   expect_error([] { OpTest("Range", 11, "r").in(i64({}, {0})).in(i64({}, {4})).in(i64({}, {0})).run1(); },
                ErrorCode::kInvalidModel, {"Range 'r'", "delta is 0"});
+  expect_error([] { OpTest("Range", 11, "r").in(f32({}, {0})).in(f32({}, {NAN})).in(f32({}, {1})).run1(); },
+               ErrorCode::kInvalidModel, {"Range 'r'", "NaN"});
   expect_error([] { OpTest("Range", 11, "r").in(i64({}, {0})).in(f32({}, {4})).in(i64({}, {1})).run1(); },
                ErrorCode::kInvalidModel, {"Range 'r'", "one dtype"});
 }

@@ -104,6 +104,8 @@ TEST(OpsShape, Expand) {
   EXPECT_EQ(OpTest("Expand").in(ramp({2, 3})).in(i64({1}, {1})).run1().shape(), (Shape{2, 3}));
   expect_error([] { OpTest("Expand", 13, "e").in(ramp({2, 3})).in(i64({1}, {4})).run1(); }, ErrorCode::kShapeMismatch,
                {"Expand 'e'"});
+  expect_error([] { OpTest("Expand", 13, "e").in(ramp({2, 3})).in(i64({1}, {-1})).run1(); }, ErrorCode::kInvalidModel,
+               {"Expand 'e'", "negative"});
 }
 
 TEST(OpsShape, Split) {

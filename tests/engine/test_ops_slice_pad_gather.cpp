@@ -33,8 +33,11 @@ TEST(OpsSlice, InputFormStepsAndClamping) {
   expect_exact(OpTest("Slice").in(x).in(i64({1}, {kBig})).in(i64({1}, {kSmall})).none().in(i64({1}, {-1})).run1(),
                f32({5}, {4, 3, 2, 1, 0}));
   expect_exact(OpTest("Slice").in(x).in(i64({1}, {-100})).in(i64({1}, {kBig})).run1(), x);
-  // Empty result.
+  // Empty result; slicing an empty dim, also backwards.
   EXPECT_EQ(OpTest("Slice").in(x).in(i64({1}, {3})).in(i64({1}, {1})).run1().shape(), (Shape{0}));
+  EXPECT_EQ(OpTest("Slice").in(Tensor(DType::kF32, {0, 2})).in(i64({1}, {-1})).in(i64({1}, {kSmall})).none()
+                .in(i64({1}, {-1})).run1().shape(),
+            (Shape{0, 2}));
   // Step 2 on the middle axis of a 3-D tensor, negative axis.
   Tensor y = iota({2, 5, 3});
   Tensor s = OpTest("Slice").in(y).in(i64({1}, {1})).in(i64({1}, {5})).in(i64({1}, {-2})).in(i64({1}, {2})).run1();
