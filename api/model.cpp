@@ -90,7 +90,10 @@ Plan& Model::plan_for(const Shape& shape) {
   PlanOptions po;
   po.num_threads = options_.num_threads;
   po.allow_fast = options_.allow_fast;
-  auto plan = std::make_unique<Plan>(graph_, std::vector<Shape>{shape}, po);
+  // Fixing the batch lets shape computations on it (x.view(x.size(0), -1)) fold.
+  Graph specialized = graph_;
+  specialize_input_shapes(specialized, {shape});
+  auto plan = std::make_unique<Plan>(std::move(specialized), std::vector<Shape>{shape}, po);
   return *plans_.emplace(shape, std::move(plan)).first->second;
 }
 
