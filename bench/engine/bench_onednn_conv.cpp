@@ -1,8 +1,10 @@
 // Per-layer FP32 convolution at batch 1 on ResNet-50 / ResNet-18 /
 // MobileNetV2 shapes. Per layer, interleaved, median microseconds of:
 //   lapq_us   lapq's oneDNN kernel, layout chosen by choose_conv_layout
-//   raw_us    raw oneDNN doing the same (same layout, same reorders)
-//   nchw_us / native_us   lapq's kernel forced to each layout
+//   raw_us    raw oneDNN doing the same (same layout, same reorders; for
+//             1x1 layers one whole-image dnnl_sgemm + a bias/ReLU pass)
+//   nchw_us / native_us / gemm_us   lapq's kernel forced to each layout
+//             (gemm only for 1x1 stride-1 layers)
 //   floor_us  raw oneDNN's convolution alone in its native layout (no reorders)
 // plus lapq/raw (wrapper overhead) and GMACs of lapq_us.
 //
@@ -133,7 +135,7 @@ struct RawRunner {
     const dnnl::memory::dims wei_dims = s.groups == 1 ? dnnl::memory::dims{s.OC, s.IC, s.KH, s.KW}
                                                       : dnnl::memory::dims{s.groups, s.OC / s.groups,
                                                                            s.IC / s.groups, s.KH, s.KW};
-    const tag act = layout == ConvLayout::kPlain ? tag::nchw : tag::any;
+    const tag act = layout == ConvLayout::kPlain ? tag::nchw : layout == ConvLayout::kBlocked ? tag::nChw16c : tag::any;
     dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, {src_dims, dt::f32, act},
         {wei_dims, dt::f32, tag::any}, {{s.OC}, dt::f32, tag::a}, {dst_dims, dt::f32, act},
@@ -171,6 +173,25 @@ struct RawRunner {
   }
 };
 
+// Raw oneDNN for a 1x1 stride-1 layer the way a user of oneDNN would write
+// kGemm: one dnnl_sgemm over the whole image, then bias + ReLU in one pass.
+struct RawGemmRunner {
+  ConvShape s;
+  std::vector<float> wv, bv, sv, dv;
+  explicit RawGemmRunner(const ConvShape& shape) : s(shape) {
+    wv = random_floats(s.OC * s.IC);
+    bv = random_floats(s.OC);
+    sv = random_floats(s.IC * s.H * s.W);
+    dv.resize(s.OC * s.H * s.W);
+  }
+  void operator()() {
+    const int64_t hw = s.H * s.W;
+    dnnl_sgemm('N', 'N', s.OC, hw, s.IC, 1.f, wv.data(), s.IC, sv.data(), hw, 0.f, dv.data(), hw);
+    for (int64_t r = 0; r < s.OC; ++r)
+      for (int64_t c = 0; c < hw; ++c) dv[r * hw + c] = std::max(dv[r * hw + c] + bv[r], 0.f);
+  }
+};
+
 // The machine is shared and noisy: every iteration runs all variants back to
 // back, and each variant's median over the iterations is reported (in us),
 // so a burst of load hits all variants alike. lapq/raw is the overhead ratio
@@ -178,11 +199,17 @@ struct RawRunner {
 void bm_layer(benchmark::State& state, Layer l) {
   const ConvShape s = shape_of(l);
   LapqRunner lapq_auto(s, ConvLayout::kAuto), lapq_nchw(s, ConvLayout::kPlain), lapq_native(s, ConvLayout::kNative);
-  RawRunner raw_same(s, ConvLayout::kAuto, true), raw_floor(s, ConvLayout::kNative, false);
+  RawRunner raw_native(s, ConvLayout::kNative, true), raw_floor(s, ConvLayout::kNative, false);
+  RawGemmRunner raw_gemm(s);
+  const bool gemm_layer = lapq::onednn::choose_conv_layout(s) == ConvLayout::kGemm;
+  Runner raw_same = gemm_layer ? Runner(std::ref(raw_gemm)) : Runner(std::ref(raw_native));
+  std::unique_ptr<LapqRunner> lapq_gemm;
+  if (lapq::onednn::is_pointwise(s)) lapq_gemm = std::make_unique<LapqRunner>(s, ConvLayout::kGemm);
   std::vector<std::pair<const char*, Runner>> variants{
-      {"lapq_us", std::ref(lapq_auto)},   {"raw_us", std::ref(raw_same)},
+      {"lapq_us", std::ref(lapq_auto)},   {"raw_us", raw_same},
       {"nchw_us", std::ref(lapq_nchw)},   {"native_us", std::ref(lapq_native)},
       {"floor_us", std::ref(raw_floor)}};
+  if (lapq_gemm) variants.push_back({"gemm_us", std::ref(*lapq_gemm)});
   std::vector<std::vector<double>> times(variants.size());
   for (auto& v : variants) v.second();  // warm up
   for (auto _ : state) {

@@ -6,6 +6,7 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/exec.h"
+#include "engine/onednn/window.h"
 
 namespace lapq::onednn {
 
@@ -22,18 +23,6 @@ bool decline(std::string* why_not, const std::string& reason) {
 
 bool is_f32_4d(const Value& v) {
   return v.dtype == DType::kF32 && v.has_shape && v.shape.size() == 4 && shape_known(v.shape);
-}
-
-// ONNX auto_pad SAME_*: total padding so that out = ceil(in / stride).
-void same_pads(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t dil, bool upper, int64_t* begin,
-               int64_t* end) {
-  int64_t total = std::max<int64_t>(0, (out - 1) * stride + (k - 1) * dil + 1 - in);
-  *begin = upper ? total / 2 : total - total / 2;
-  *end = total - *begin;
-}
-
-int64_t conv_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pb, int64_t pe) {
-  return (in + pb + pe - ((k - 1) * dil + 1)) / stride + 1;
 }
 
 }  // namespace
@@ -79,61 +68,54 @@ bool resolve_conv(const KernelRequest& req, ConvShape* s, std::string* why_not) 
   auto ks = a.get_ints("kernel_shape", {s->KH, s->KW});
   if (ks.size() != 2 || ks[0] != s->KH || ks[1] != s->KW)
     return decline(why_not, "kernel_shape does not match the weights");
-  auto strides = a.get_ints("strides", {1, 1});
-  auto dil = a.get_ints("dilations", {1, 1});
-  if (strides.size() != 2 || dil.size() != 2) return decline(why_not, "strides / dilations are not 2-D");
-  s->stride_h = strides[0];
-  s->stride_w = strides[1];
-  s->dil_h = dil[0];
-  s->dil_w = dil[1];
-  if (s->stride_h < 1 || s->stride_w < 1 || s->dil_h < 1 || s->dil_w < 1)
-    return decline(why_not, "non-positive stride or dilation");
-
-  const std::string auto_pad = a.get_string("auto_pad", "NOTSET");
-  if (auto_pad == "NOTSET") {
-    auto pads = a.get_ints("pads", {0, 0, 0, 0});
-    if (pads.size() != 4) return decline(why_not, "pads is not 4 values");
-    s->pad_t = pads[0];
-    s->pad_l = pads[1];
-    s->pad_b = pads[2];
-    s->pad_r = pads[3];
-  } else if (auto_pad == "VALID") {
-    s->pad_t = s->pad_l = s->pad_b = s->pad_r = 0;
-  } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    bool upper = auto_pad == "SAME_UPPER";
-    same_pads(s->H, s->OH, s->KH, s->stride_h, s->dil_h, upper, &s->pad_t, &s->pad_b);
-    same_pads(s->W, s->OW, s->KW, s->stride_w, s->dil_w, upper, &s->pad_l, &s->pad_r);
-  } else {
-    return decline(why_not, "unknown auto_pad '" + auto_pad + "'");
-  }
-  if (s->pad_t < 0 || s->pad_l < 0 || s->pad_b < 0 || s->pad_r < 0) return decline(why_not, "negative pads");
-  if (conv_out(s->H, s->KH, s->stride_h, s->dil_h, s->pad_t, s->pad_b) != s->OH ||
-      conv_out(s->W, s->KW, s->stride_w, s->dil_w, s->pad_l, s->pad_r) != s->OW)
-    return decline(why_not, "output spatial size does not follow from pads/strides (" + s->str() + ")");
-  if (s->OH < 1 || s->OW < 1) return decline(why_not, "empty output");
+  Window2d win;
+  win.KH = s->KH;
+  win.KW = s->KW;
+  if (!resolve_window(a, s->H, s->W, s->OH, s->OW, true, false, &win, why_not)) return false;
+  s->stride_h = win.stride_h;
+  s->stride_w = win.stride_w;
+  s->dil_h = win.dil_h;
+  s->dil_w = win.dil_w;
+  s->pad_t = win.pad_t;
+  s->pad_l = win.pad_l;
+  s->pad_b = win.pad_b;
+  s->pad_r = win.pad_r;
   return true;
 }
 
-// Measured per layer (bench_onednn_conv, docs/fp32-path.md): oneDNN's NCHW
-// implementation is a gemm; it matches the native brgconv for 1x1 stride-1
-// convolutions with many input channels on a large enough plane, where the
-// two layout conversions of the native path would cost more than they save.
-// Everything else (3x3, strided, depthwise, the 3-channel stem, few input
-// channels) runs 2-50x faster in the native layout even with both reorders.
+bool is_pointwise(const ConvShape& s) {
+  return s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.groups == 1 && s.pad_t == 0 &&
+         s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
+}
+
+// Measured per layer (bench_onednn_conv, docs/fp32-path.md): a 1x1 stride-1
+// convolution is a plain GEMM on NCHW data; dnnl_sgemm runs it as fast as
+// oneDNN's native brgconv_1x1 runs without any layout conversion, so kGemm
+// wins by the two reorders (when the plane has >= 100 pixels). Everything else (3x3, strided, depthwise, the
+// 3-channel stem) runs 2-50x faster in oneDNN's native layout than in its
+// NCHW implementation (a gemm:jit im2col), even paying both reorders.
 //
-// LAPQ_ONEDNN_CONV_LAYOUT=nchw|native forces one layout for every layer (to
-// measure whole networks both ways); unset or "auto" uses the rule below.
+// LAPQ_ONEDNN_CONV_LAYOUT=nchw|native|blocked|gemm forces one layout for every layer
+// where it applies (to measure whole networks each way); unset or "auto"
+// uses the rule above.
 ConvLayout choose_conv_layout(const ConvShape& s) {
   static const ConvLayout forced = [] {
     const char* e = std::getenv("LAPQ_ONEDNN_CONV_LAYOUT");
     std::string v = e ? e : "";
-    return v == "nchw" ? ConvLayout::kPlain : v == "native" ? ConvLayout::kNative : ConvLayout::kAuto;
+    return v == "nchw"      ? ConvLayout::kPlain
+           : v == "native"  ? ConvLayout::kNative
+           : v == "blocked" ? ConvLayout::kBlocked
+           : v == "gemm"   ? ConvLayout::kGemm
+                           : ConvLayout::kAuto;
   }();
-  if (forced != ConvLayout::kAuto) return forced;
-  bool pointwise = s.KH == 1 && s.KW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.groups == 1 &&
-                   s.pad_t == 0 && s.pad_l == 0 && s.pad_b == 0 && s.pad_r == 0;
-  if (pointwise && s.IC >= 128 && s.OH * s.OW >= 196) return ConvLayout::kPlain;
-  return ConvLayout::kNative;
+  if (forced == ConvLayout::kPlain || forced == ConvLayout::kNative || forced == ConvLayout::kBlocked) return forced;
+  // On a 7x7 plane (49 columns) the GEMM is too narrow and brgconv_1x1 wins
+  // even with its reorders (ResNet-50's last stage: 1.07 vs 1.31 ms).
+  if (is_pointwise(s) && s.OH * s.OW >= 100) return ConvLayout::kGemm;
+  // Depthwise: jit_dw on nChw16c runs as fast as brdgmm_dw on NHWC and its
+  // reorders are cheaper (MobileNetV2 96 ch 112x112 s2: 0.63 vs 1.02 ms).
+  const bool depthwise = s.groups > 1 && s.groups == s.IC && s.groups == s.OC;
+  return depthwise ? ConvLayout::kBlocked : ConvLayout::kNative;
 }
 
 namespace {
@@ -150,14 +132,22 @@ class ConvKernel final : public OpKernel {
     const dims wei_dims = s.groups == 1 ? dims{s.OC, s.IC, s.KH, s.KW}
                                         : dims{s.groups, s.OC / s.groups, s.IC / s.groups, s.KH, s.KW};
     const dnnl::memory::desc src_user_md(src_dims, dt::f32, tag::nchw), dst_user_md(dst_dims, dt::f32, tag::nchw);
-    const tag act_tag = layout == ConvLayout::kPlain ? tag::nchw : tag::any;
     const dnnl::memory::desc bias_md({s.OC}, dt::f32, tag::a);
-    dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-        dnnl::memory::desc(src_dims, dt::f32, act_tag), dnnl::memory::desc(wei_dims, dt::f32, tag::any),
-        s.has_bias ? bias_md : dnnl::memory::desc(), dnnl::memory::desc(dst_dims, dt::f32, act_tag),
-        {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_t, s.pad_l}, {s.pad_b, s.pad_r});
-    dnnl::convolution_forward::primitive_desc pd(desc, make_attr(act), eng);
+    auto make_pd = [&](tag act_tag) {
+      dnnl::convolution_forward::desc desc(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          dnnl::memory::desc(src_dims, dt::f32, act_tag), dnnl::memory::desc(wei_dims, dt::f32, tag::any),
+          s.has_bias ? bias_md : dnnl::memory::desc(), dnnl::memory::desc(dst_dims, dt::f32, act_tag),
+          {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_t, s.pad_l}, {s.pad_b, s.pad_r});
+      return dnnl::convolution_forward::primitive_desc(desc, make_attr(act), eng);
+    };
+    dnnl::convolution_forward::primitive_desc pd =
+        make_pd(layout == ConvLayout::kPlain ? tag::nchw : layout == ConvLayout::kBlocked ? tag::nChw16c : tag::any);
+    // A forced blocked layout oneDNN only has a reference kernel for: native instead.
+    if (layout == ConvLayout::kBlocked && impl_info(pd).find("ref") != std::string::npos) {
+      layout = ConvLayout::kNative;
+      pd = make_pd(tag::any);
+    }
     conv_ = dnnl::convolution_forward(pd);
 
     // Weights: plain (g)oihw -> the primitive's format, once.
@@ -198,7 +188,7 @@ class ConvKernel final : public OpKernel {
     workspace_bytes_ = ws;
     if (ws) Workspace::get().reserve(ws);
 
-    const bool native = layout == ConvLayout::kNative;
+    const bool native = layout != ConvLayout::kPlain;
     const bool nhwc = pd.src_desc() == dnnl::memory::desc(src_dims, dt::f32, tag::nhwc);
     name_ = "onednn:" + impl_info(pd) + (native ? (nhwc ? "(nhwc+reorders)" : "(blocked+reorders)") : "(nchw)");
   }
@@ -240,6 +230,12 @@ class ConvKernel final : public OpKernel {
 
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
                                     const FusedActivation& act, int num_threads, ConvLayout layout) {
+  if (layout == ConvLayout::kAuto) layout = choose_conv_layout(s);
+  if (layout == ConvLayout::kGemm) {
+    LAPQ_CHECK(is_pointwise(s), ErrorCode::kInternal, "make_conv: kGemm needs a 1x1 stride-1 convolution, got ",
+               s.str());
+    return make_gemm_conv(s, wei, bias, act);
+  }
   return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout);
 }
 

@@ -6,7 +6,14 @@
 //           gemm-based implementation): no layout conversion;
 //   kNative: src/dst in the layout oneDNN prefers (format_tag::any, NHWC on
 //           AVX-512 with oneDNN 2.6: brgconv), with reorders NCHW -> native
-//           before and native -> NCHW after, in the shared Workspace.
+//           before and native -> NCHW after, in the shared Workspace;
+//   kBlocked: like kNative with src/dst forced to nChw16c (depthwise: oneDNN's
+//           jit_dw; the NCHW <-> nChw16c reorders touch 16 channel planes at a
+//           time and cost about half of NCHW <-> NHWC for wide layers);
+//   kGemm:  1x1 stride-1 unpadded ungrouped convolutions only: in NCHW a 1x1
+//           convolution is dst(OC, HW) = wei(OC, IC) x src(IC, HW), one
+//           dnnl_sgemm per block of columns, bias + activation applied to each
+//           block while it is still in cache (gemm_conv.cpp).
 // kAuto picks per shape (see choose_conv_layout; numbers in docs/fp32-path.md).
 // Weights are reordered once, at construction, into the primitive's format.
 #pragma once
@@ -18,7 +25,11 @@
 
 namespace lapq::onednn {
 
-enum class ConvLayout { kAuto, kPlain, kNative };
+enum class ConvLayout { kAuto, kPlain, kNative, kGemm, kBlocked };
+
+// True when kGemm can run the shape (1x1, stride 1, no pads, group 1).
+struct ConvShape;
+bool is_pointwise(const ConvShape& s);
 
 // One 2-D convolution, everything resolved (pads from auto_pad, group dims).
 struct ConvShape {
@@ -45,6 +56,10 @@ ConvLayout choose_conv_layout(const ConvShape& s);
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
                                     const FusedActivation& act, int num_threads,
                                     ConvLayout layout = ConvLayout::kAuto);
+
+// The kGemm kernel (make_conv dispatches to it); requires is_pointwise(s).
+std::unique_ptr<OpKernel> make_gemm_conv(const ConvShape& s, const float* wei, const float* bias,
+                                         const FusedActivation& act);
 
 // The KernelFactory registered for Conv.
 std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not);

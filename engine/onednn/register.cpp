@@ -2,6 +2,7 @@
 
 #include "engine/onednn/conv.h"
 #include "engine/onednn/matmul.h"
+#include "engine/onednn/pool_binary.h"
 
 namespace lapq::onednn {
 
@@ -13,6 +14,8 @@ void register_kernels(OpRegistry& registry) {
   add("Conv", create_conv_kernel);
   add("Gemm", create_gemm_kernel);
   add("MatMul", create_matmul_kernel);
+  for (const char* op : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) add(op, create_pool_kernel);
+  for (const char* op : {"Add", "Mul"}) add(op, create_binary_kernel);
 }
 
 }  // namespace lapq::onednn
