@@ -15,8 +15,8 @@ struct ClassifyArgs {
   bool json = false;
 };
 
-void run_classify(const ClassifyArgs& a) {
-  Model model = load_model(a.model);
+template <class M>  // Model (ONNX) or QuantizedModel (.lapq)
+void run_classify_with(M& model, const ClassifyArgs& a) {
   if (a.json) std::printf("[\n");
   for (size_t i = 0; i < a.images.size(); ++i) {
     const std::string& path = a.images[i];
@@ -34,6 +34,16 @@ void run_classify(const ClassifyArgs& a) {
     }
   }
   if (a.json) std::printf("]\n");
+}
+
+void run_classify(const ClassifyArgs& a) {
+  if (is_quantized_model_arg(a.model)) {
+    QuantizedModel model = load_quantized_model_arg(a.model);
+    run_classify_with(model, a);
+  } else {
+    Model model = load_model(a.model);
+    run_classify_with(model, a);
+  }
 }
 }  // namespace
 

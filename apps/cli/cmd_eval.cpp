@@ -22,8 +22,9 @@ struct EvalArgs {
   bool quiet = false;
 };
 
-void run_eval(const EvalArgs& a) {
-  Model model = load_model(a.model);
+// M: Model (ONNX) or QuantizedModel (.lapq); same interface.
+template <class M>
+void run_eval_with(M& model, const EvalArgs& a) {
   ImageFolder ds = ImageFolder::open(a.data, model.labels());
   std::vector<size_t> indices(ds.size());
   std::iota(indices.begin(), indices.end(), size_t{0});
@@ -74,6 +75,16 @@ void run_eval(const EvalArgs& a) {
     std::printf("top-1    %.2f %%\ntop-5    %.2f %%\n", acc1, acc5);
     std::printf("speed    %.1f images/s end to end, %.1f images/s inference (%d threads, batch %lld)\n",
                 done / total, done / infer_seconds, model.num_threads(), (long long)batch);
+  }
+}
+
+void run_eval(const EvalArgs& a) {
+  if (is_quantized_model_arg(a.model)) {
+    QuantizedModel model = load_quantized_model_arg(a.model);
+    run_eval_with(model, a);
+  } else {
+    Model model = load_model(a.model);
+    run_eval_with(model, a);
   }
 }
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/lapq.h"
+#include "api/quantize.h"
 
 namespace lapq::cli {
 
@@ -23,9 +24,14 @@ struct ModelArgs {
 };
 void add_model_options(CLI::App& cmd, ModelArgs& args);
 Model load_model(const ModelArgs& args);
+// A quantized model file (.lapq, detected by its magic bytes): eval / classify load it
+// with load_quantized_model_arg (its preprocessing and labels are stored in the file).
+bool is_quantized_model_arg(const ModelArgs& args);
+QuantizedModel load_quantized_model_arg(const ModelArgs& args);
 
 void add_classify_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace lapq::cli
