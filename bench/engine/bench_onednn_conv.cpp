@@ -199,7 +199,7 @@ struct RawGemmRunner {
 void bm_layer(benchmark::State& state, Layer l) {
   const ConvShape s = shape_of(l);
   LapqRunner lapq_auto(s, ConvLayout::kAuto), lapq_nchw(s, ConvLayout::kPlain), lapq_native(s, ConvLayout::kNative);
-  RawRunner raw_native(s, ConvLayout::kNative, true), raw_floor(s, ConvLayout::kNative, false);
+  RawRunner raw_native(s, ConvLayout::kAuto, true), raw_floor(s, ConvLayout::kNative, false);
   RawGemmRunner raw_gemm(s);
   const bool gemm_layer = lapq::onednn::choose_conv_layout(s) == ConvLayout::kGemm;
   Runner raw_same = gemm_layer ? Runner(std::ref(raw_gemm)) : Runner(std::ref(raw_native));

@@ -10,10 +10,11 @@
 //   kBlocked: like kNative with src/dst forced to nChw16c (depthwise: oneDNN's
 //           jit_dw; the NCHW <-> nChw16c reorders touch 16 channel planes at a
 //           time and cost about half of NCHW <-> NHWC for wide layers);
-//   kGemm:  1x1 stride-1 unpadded ungrouped convolutions only: in NCHW a 1x1
+//   kGemm:  1x1 unpadded ungrouped convolutions only: in NCHW a 1x1
 //           convolution is dst(OC, HW) = wei(OC, IC) x src(IC, HW), one
 //           dnnl_sgemm per block of columns, bias + activation applied to each
-//           block while it is still in cache (gemm_conv.cpp).
+//           block while it is still in cache (gemm_conv.cpp); with a stride
+//           the strided pixels are first gathered into the workspace.
 // kAuto picks per shape (see choose_conv_layout; numbers in docs/fp32-path.md).
 // Weights are reordered once, at construction, into the primitive's format.
 #pragma once
@@ -27,7 +28,7 @@ namespace lapq::onednn {
 
 enum class ConvLayout { kAuto, kPlain, kNative, kGemm, kBlocked };
 
-// True when kGemm can run the shape (1x1, stride 1, no pads, group 1).
+// True when kGemm can run the shape (1x1, no pads, group 1; any stride).
 struct ConvShape;
 bool is_pointwise(const ConvShape& s);
 

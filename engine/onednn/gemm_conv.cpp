@@ -59,8 +59,11 @@ void apply_epilogue(float* dst, int64_t rows, int64_t cols, int64_t ld, const fl
 class GemmConvKernel final : public OpKernel {
  public:
   GemmConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act)
-      : N_(s.N), IC_(s.IC), OC_(s.OC), HW_(s.H * s.W), wei_(wei, wei + s.OC * s.IC), act_(act) {
+      : N_(s.N), IC_(s.IC), OC_(s.OC), HW_(s.OH * s.OW), wei_(wei, wei + s.OC * s.IC), act_(act), shape_(s) {
     if (bias) bias_.assign(bias, bias + s.OC);
+    strided_ = s.stride_h != 1 || s.stride_w != 1;
+    // src(IC, OH * OW) gathered from the strided pixels of one image.
+    if (strided_) Workspace::get().reserve(align64(sizeof(float) * IC_ * HW_));
     // Columns per block: the block's outputs (OC x cols floats) stay within
     // ~256 KiB of L2; at least 64 columns so the GEMM stays efficient.
     const int64_t by_cache = (int64_t{256} << 10) / (4 * std::max<int64_t>(OC_, 1));
@@ -70,6 +73,25 @@ class GemmConvKernel final : public OpKernel {
   void run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
     const float* src = static_cast<const float*>(in[0]->raw());
     float* dst = static_cast<float*>(out[0]->raw());
+    if (!strided_) return run_gemm(src, IC_ * HW_, dst, N_);
+    Workspace::Lease lease = Workspace::get().acquire();
+    float* gathered = reinterpret_cast<float*>(lease.data);
+    const ConvShape& s = shape_;
+    for (int64_t n = 0; n < N_; ++n) {
+      const float* src_n = src + n * IC_ * s.H * s.W;
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < IC_; ++c)
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          const float* row = src_n + (c * s.H + oh * s.stride_h) * s.W;
+          float* g = gathered + (c * s.OH + oh) * s.OW;
+          for (int64_t ow = 0; ow < s.OW; ++ow) g[ow] = row[ow * s.stride_w];
+        }
+      run_gemm(gathered, 0, dst + n * OC_ * HW_, 1);
+    }
+  }
+
+  // `images` GEMMs: src image i at src + i * src_image_stride (IC, HW).
+  void run_gemm(const float* src, int64_t src_image_stride, float* dst, int64_t images) {
     const bool need_epilogue = !bias_.empty() || act_.kind != Kind::kNone;
     const float* bias = bias_.empty() ? nullptr : bias_.data();
     // With several threads, smaller blocks so every thread gets work.
@@ -77,12 +99,12 @@ class GemmConvKernel final : public OpKernel {
     int64_t cols = block_cols_;
     if (threads > 1) cols = std::max<int64_t>(16, std::min(cols, (HW_ + threads * 2 - 1) / (threads * 2)));
     const int64_t blocks_per_image = (HW_ + cols - 1) / cols;
-    const int64_t total = N_ * blocks_per_image;
+    const int64_t total = images * blocks_per_image;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < total; ++b) {
       const int64_t n = b / blocks_per_image, j0 = (b % blocks_per_image) * cols;
       const int64_t nc = std::min(cols, HW_ - j0);
-      const float* s = src + n * IC_ * HW_ + j0;
+      const float* s = src + n * src_image_stride + j0;
       float* d = dst + n * OC_ * HW_ + j0;
       // Row-major: d(OC, nc; ld HW) = wei(OC, IC) x s(IC, nc; ld HW).
       dnnl_sgemm('N', 'N', OC_, nc, IC_, 1.f, wei_.data(), IC_, s, HW_, 0.f, d, HW_);
@@ -90,7 +112,9 @@ class GemmConvKernel final : public OpKernel {
     }
   }
 
-  std::string impl_name() const override { return "onednn:sgemm_1x1(nchw)"; }
+  std::string impl_name() const override {
+    return strided_ ? "onednn:sgemm_1x1_strided(nchw)" : "onednn:sgemm_1x1(nchw)";
+  }
   bool fuses_activation() const override { return true; }
 
  private:
@@ -99,6 +123,8 @@ class GemmConvKernel final : public OpKernel {
   std::vector<float> bias_;  // (OC) or empty
   FusedActivation act_;
   int64_t block_cols_ = 64;
+  ConvShape shape_;
+  bool strided_ = false;
 };
 
 }  // namespace

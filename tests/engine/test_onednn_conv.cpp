@@ -48,6 +48,9 @@ std::vector<ConvCase> conv_cases() {
       {"pointwise_batch3_odd", 3, 19, 9, 13, 37, 1, 1, {}, {}, {}},
       {"pointwise_large_plane", 1, 8, 40, 41, 300, 1, 1, {}, {}, {}},  // several column blocks
       {"pointwise_no_bias", 2, 16, 5, 5, 8, 1, 1, {}, {}, {}, 1, "", false},
+      {"pointwise_stride2_odd", 1, 16, 9, 11, 24, 1, 1, {2, 2}, {}, {}},  // ResNet downsampling
+      {"pointwise_stride2x3_batch2", 2, 5, 10, 13, 7, 1, 1, {2, 3}, {}, {}},
+      {"pointwise_stride2_large", 1, 32, 29, 29, 64, 1, 1, {2, 2}, {}, {0, 0, 0, 0}},
   };
 }
 
@@ -98,9 +101,10 @@ void check_conv(const ConvCase& c, const FusedActivation& act, onednn::ConvLayou
 
 class OnednnConv : public ::testing::TestWithParam<ConvCase> {};
 
+// Shapes the kGemm layout accepts: 1x1, no pads, one group (any stride).
 bool pointwise(const ConvCase& c) {
-  return c.KH == 1 && c.KW == 1 && c.strides.empty() && c.pads.empty() && c.group == 1 &&
-         (c.auto_pad.empty() || c.auto_pad == "VALID");
+  bool zero_pads = c.pads.empty() || c.pads == std::vector<int64_t>{0, 0, 0, 0};
+  return c.KH == 1 && c.KW == 1 && zero_pads && c.group == 1 && (c.auto_pad.empty() || c.auto_pad == "VALID");
 }
 
 TEST_P(OnednnConv, MatchesReferenceInEveryLayout) {
