@@ -124,3 +124,34 @@ TEST(InprocessApi, DefaultModelLoadsWithSidecarAndLabels) {
   EXPECT_EQ(m.preprocess().channels, 1);
   EXPECT_EQ(m.input_shape(2), (Shape{2, 1, 28, 28}));
 }
+
+namespace {
+std::vector<float> read_f32(const std::string& path, size_t count) {
+  std::vector<float> v(count);
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return {};
+  size_t n = std::fread(v.data(), sizeof(float), count, f);
+  std::fclose(f);
+  return n == count ? v : std::vector<float>{};
+}
+}  // namespace
+
+// FP32 parity with PyTorch on the embedded model's golden data (8 test images,
+// preprocessed by the training script; BN kept in the file, folded by lapq).
+// 1e-4 as for ResNet-20: fp32 summation order differs from PyTorch's.
+TEST(InprocessApi, DefaultModelMatchesPyTorchLogits) {
+  std::string dir = std::string(LAPQ_SOURCE_DIR) + "/models/";
+  if (!std::filesystem::exists(dir + "fashion_resnet.onnx")) GTEST_SKIP() << "default model absent";
+  std::vector<float> in = read_f32(dir + "fashion_resnet_ref_input.bin", 8 * 28 * 28);
+  std::vector<float> ref = read_f32(dir + "fashion_resnet_ref_logits.bin", 8 * 10);
+  ASSERT_FALSE(in.empty());
+  ASSERT_FALSE(ref.empty());
+  for (bool fold_bn : {true, false}) {
+    ModelOptions o;
+    o.passes.fold_batchnorm = fold_bn;
+    Model m = Model::load(dir + "fashion_resnet.onnx", o);
+    Tensor logits = m.forward(Tensor::from<float>({8, 1, 28, 28}, std::span<const float>(in)));
+    ASSERT_EQ(logits.shape(), (Shape{8, 10}));
+    for (int i = 0; i < 80; ++i) EXPECT_NEAR(logits.data<float>()[i], ref[i], 1e-4) << "index " << i << " fold " << fold_bn;
+  }
+}
