@@ -157,7 +157,17 @@ struct QuantizedNetwork::Impl {
     int producer_weight = -1;  // weight slot when the producer is a QConv
     std::vector<int> consumer_weights;  // QConv slots reading the codes
     std::vector<int> dequantize_nodes;
+    int producer_qadd = -1;             // qadds index when a QAdd writes the codes
+    std::vector<int> qadd_readers;      // qadds reading the codes
   };
+  // A residual Add (+ Relu / Clip) whose output is quantized: one lapq.QAdd.
+  struct QAdd {
+    int node = -1;
+    int out_act = -1;
+    FusedActivation clamp;
+    int in_act[2] = {-1, -1};  // inputs read as u8 codes (else f32 NCHW)
+  };
+  std::vector<QAdd> qadds;
 
   std::unique_ptr<Plan> plan;
   Graph staging;            // the lowered graph while it is built
@@ -172,7 +182,40 @@ struct QuantizedNetwork::Impl {
   void write_weight(const QuantConfig& cfg, size_t i);
   void write_epilogue(size_t i);
   void write_quant_attrs(int node, const Grid& grid);
+  void write_qadd(size_t k);
 };
+
+// Codes [qmin, qmax] of grid g after a clamping activation (none, Relu, Clip):
+// quantize(clamp(y, lo, hi)) == clamp(quantize(y), code(lo), code(hi)) since
+// quantization is monotone.
+static void clamp_codes(const Grid& g, const FusedActivation& act, int32_t* qmin, int32_t* qmax) {
+  const IntParams p = int_params(g);
+  *qmin = p.code_min;
+  *qmax = p.code_max;
+  if (act.kind == FusedActivation::Kind::kNone) return;
+  *qmin = std::max(*qmin, quantize_code(g, clamp_low(act)));
+  if (act.kind == FusedActivation::Kind::kClip) *qmax = std::min(*qmax, quantize_code(g, act.beta));
+  *qmax = std::max(*qmax, *qmin);
+}
+
+void QuantizedNetwork::Impl::write_qadd(size_t k) {
+  const QAdd& q = qadds[k];
+  Attributes& at = g().nodes[q.node].attrs;
+  const Grid& og = a[q.out_act].grid;
+  const IntParams p = int_params(og);
+  int32_t qmin, qmax;
+  clamp_codes(og, q.clamp, &qmin, &qmax);
+  at.set("scale", p.scale);
+  at.set("zero_point", int64_t{p.zero_point});
+  at.set("qmin", int64_t{qmin});
+  at.set("qmax", int64_t{qmax});
+  for (int i = 0; i < 2; ++i) {
+    if (q.in_act[i] < 0) continue;
+    const IntParams ip = int_params(a[q.in_act[i]].grid);
+    at.set(i == 0 ? "scale_a" : "scale_b", ip.scale);
+    at.set(i == 0 ? "zero_point_a" : "zero_point_b", int64_t{ip.zero_point});
+  }
+}
 
 // Quantizes slot i's master weights with its current alphas into the lowered
 // node's constants (codes + zero points, or fake-quantized FP32 weights).
@@ -244,13 +287,8 @@ void QuantizedNetwork::Impl::write_epilogue(size_t i) {
     const Grid& og = a[s.out_act].grid;
     const IntParams out = int_params(og);
     out_scale = out.scale;
-    int32_t qmin = out.code_min, qmax = out.code_max;
-    if (s.out_clamp.kind != FusedActivation::Kind::kNone) {
-      // quantize(clamp(y, lo, hi)) == clamp(quantize(y), code(lo), code(hi)): quantization is monotone.
-      qmin = std::max(qmin, quantize_code(og, clamp_low(s.out_clamp)));
-      if (s.out_clamp.kind == FusedActivation::Kind::kClip) qmax = std::min(qmax, quantize_code(og, s.out_clamp.beta));
-      qmax = std::max(qmax, qmin);
-    }
+    int32_t qmin, qmax;
+    clamp_codes(og, s.out_clamp, &qmin, &qmax);
     node.attrs.set("zero_point", int64_t{out.zero_point});
     node.attrs.set("qmin", int64_t{qmin});
     node.attrs.set("qmax", int64_t{qmax});
@@ -464,6 +502,50 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
         integer = xs.size() == 2;
       }
     }
+    if (!integer && si < 0 && n.op == "Add" && n.inputs.size() == 2 && n.outputs.size() == 1) {
+      // Residual Add (+ Relu / Clip) with a quantized output -> lapq.QAdd.
+      const int x0 = n.inputs[0], x1 = n.inputs[1];
+      const bool same = x0 >= 0 && x1 >= 0 && !fg.values[x0].is_constant() && !fg.values[x1].is_constant() &&
+                        fg.values[x0].shape.size() == 4 && fg.values[x0].shape == fg.values[x1].shape &&
+                        fg.values[x0].dtype == DType::kF32 && fg.values[x1].dtype == DType::kF32;
+      int out = n.outputs[0], relu_node = -1;
+      FusedActivation act = n.activation;
+      if (same && act.kind == FusedActivation::Kind::kNone) {
+        const int c = sole_consumer(out);
+        FusedActivation a2;
+        if (c >= 0 && fg.nodes[c].inputs[0] == out && fg.nodes[c].outputs.size() == 1 &&
+            clamp_activation_of(fg, fg.nodes[c], &a2)) {
+          relu_node = c;
+          out = fg.nodes[c].outputs[0];
+          act = a2;
+        }
+      }
+      if (same && act_of[out] >= 0 && (act.kind == FusedActivation::Kind::kNone || is_clamp(act))) {
+        if (relu_node >= 0) absorbed[relu_node] = true;
+        Impl::QAdd qa;
+        qa.out_act = act_of[out];
+        qa.clamp = act;
+        Attributes at;
+        std::vector<int> ins;
+        for (int k = 0; k < 2; ++k) {
+          const int xv = n.inputs[k];
+          const bool codes = u8v[xv] >= 0;
+          at.set(k == 0 ? "layout_a" : "layout_b", int64_t{codes});
+          ins.push_back(codes ? u8v[xv] : need_f32(xv));
+          if (codes) qa.in_act[k] = act_of[xv];
+        }
+        u8v[out] = add_value(fg.values[out].name + ":u8");
+        qa.node = add_node(kQAddOp, fg.node_label(i), ins, {u8v[out]}, std::move(at));
+        const int k = static_cast<int>(im.qadds.size());
+        im.qadds.push_back(qa);
+        im.a[qa.out_act].producer = qa.node;
+        im.a[qa.out_act].producer_qadd = k;
+        for (int in_act : qa.in_act)
+          if (in_act >= 0) im.a[in_act].qadd_readers.push_back(k);
+        im.write_qadd(static_cast<size_t>(k));
+        continue;
+      }
+    }
     if (!integer) {
       Node copy = n;
       for (size_t k = 0; k < copy.inputs.size(); ++k)
@@ -585,6 +667,29 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
       produced_f32(out, outs[0]);
   }
   for (int v : fg.outputs) lg.outputs.push_back(need_f32(v));
+  // A QConv f32 output read only by a QAdd stays NHWC (no transpose, no scratch).
+  {
+    std::vector<int> readers(lg.values.size(), 0);
+    for (const Node& n : lg.nodes)
+      for (int v : n.inputs)
+        if (v >= 0) ++readers[v];
+    for (int v : lg.outputs) readers[v] += 2;
+    for (const Impl::QAdd& qa : im.qadds) {
+      Node& add = lg.nodes[qa.node];
+      for (int k = 0; k < 2; ++k) {
+        const int v = add.inputs[k];
+        const int prod = lg.values[v].producer;
+        if (qa.in_act[k] >= 0 || readers[v] != 1 || prod < 0 || lg.nodes[prod].op != kQConvOp ||
+            lg.nodes[prod].activation.kind != FusedActivation::Kind::kNone)
+          continue;
+        Node& conv = lg.nodes[prod];
+        conv.attrs.set("out_nhwc", int64_t{1});
+        conv.outputs.resize(1);  // the scratch value is left unused
+        lg.values[v].name += ":nhwc_f32";
+        add.attrs.set(k == 0 ? "layout_a" : "layout_b", int64_t{2});
+      }
+    }
+  }
   for (size_t j = 0; j < im.a.size(); ++j)
     LAPQ_CHECK(im.a[j].producer >= 0, ErrorCode::kInvalidArgument, value_where(config_.acts[j].value),
                " is quantized in the config but is not computed by the network");
@@ -630,12 +735,17 @@ void QuantizedNetwork::set_act_range(size_t index, float alpha, float lo) {
   q.lo = lo;
   Impl::ActSlot& a = im.a[index];
   a.grid = act_grid(q);
-  if (a.producer_weight >= 0) {
+  if (a.producer_weight >= 0)
     im.write_epilogue(a.producer_weight);
-  } else {
+  else if (a.producer_qadd >= 0)
+    im.write_qadd(a.producer_qadd);
+  else
     im.write_quant_attrs(a.producer, a.grid);
-  }
   im.rebuild(a.producer);
+  for (int k : a.qadd_readers) {
+    im.write_qadd(k);
+    im.rebuild(im.qadds[k].node);
+  }
   for (int si : a.consumer_weights) {
     im.write_epilogue(si);
     im.rebuild(im.w[si].lnode);
@@ -701,7 +811,8 @@ std::string QuantizedNetwork::summary() const {
     const Impl::ActSlot& a = impl_->a[j];
     os << "value '" << a.name << "': A" << q.bits << " " << grid_kind_name(q.grid) << ", codes written by "
        << p.graph().nodes[a.producer].op << " '" << p.graph().node_label(a.producer) << "', "
-       << a.consumer_weights.size() << " integer reader(s), " << a.dequantize_nodes.size() << " dequantize\n";
+       << a.consumer_weights.size() + a.qadd_readers.size() << " integer reader(s), " << a.dequantize_nodes.size()
+       << " dequantize\n";
   }
   return os.str();
 }

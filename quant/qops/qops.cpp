@@ -135,6 +135,114 @@ void dequantize_run(const Node& node, In in, Out out) {
   }
 }
 
+// ---- QAdd -------------------------------------------------------------------------
+
+void qadd_infer(InferContext& ctx) {
+  Shape nchw[2];
+  for (int i = 0; i < 2; ++i) {
+    const Value& x = *ctx.in.at(i);
+    const int64_t layout = ctx.node.attrs.get_int(i == 0 ? "layout_a" : "layout_b", 0);
+    const bool u8 = layout == 1, nhwc = layout != 0;
+    LAPQ_CHECK(layout >= 0 && layout <= 2 && x.shape.size() == 4 && x.dtype == (u8 ? DType::kU8 : DType::kF32),
+               ErrorCode::kInvalidModel, ctx.where(), ": input ", i, " (layout ", layout, ") is ", dtype_name(x.dtype),
+               " ", shape_str(x.shape));
+    nchw[i] = nhwc ? Shape{x.shape[0], x.shape[3], x.shape[1], x.shape[2]} : x.shape;
+  }
+  LAPQ_CHECK(nchw[0] == nchw[1], ErrorCode::kShapeMismatch, ctx.where(), ": inputs ", shape_str(nchw[0]), " and ",
+             shape_str(nchw[1]), " differ");
+  const Shape& s = nchw[0];
+  ctx.out.at(0)->dtype = DType::kU8;
+  ctx.out[0]->shape = {s[0], s[2], s[3], s[1]};
+  ctx.out[0]->has_shape = true;
+}
+
+void qadd_run(const Node& node, In in, Out out) {
+  const QuantAttrs o = quant_attrs(node);
+  const Shape& ys = out[0]->shape();
+  const int64_t N = ys[0], HW = ys[1] * ys[2], C = ys[3];
+  struct Input {
+    int64_t layout;
+    const void* p;
+    float scale;
+    int32_t zp;
+  } x[2];
+  for (int i = 0; i < 2; ++i) {
+    const char* sfx = i == 0 ? "_a" : "_b";
+    x[i].layout = node.attrs.get_int(std::string("layout") + sfx, 0);
+    x[i].p = in[i]->raw();
+    x[i].scale = node.attrs.get_float(std::string("scale") + sfx, 1.f);
+    x[i].zp = static_cast<int32_t>(node.attrs.get_int(std::string("zero_point") + sfx, 0));
+  }
+  uint8_t* dst = out[0]->data<uint8_t>();
+  const float scale = o.scale, lo = float(o.qmin - o.zero_point), hi = float(o.qmax - o.zero_point);
+  const int32_t zp = o.zero_point;
+  constexpr int64_t kBlock = 64;
+  if (x[0].layout != 0 && x[1].layout != 0) {  // both NHWC: one contiguous pass, no transpose
+    const int64_t total = N * HW * C, chunks = (total + 4095) / 4096;
+#pragma omp parallel for schedule(static) if (total > 32768)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const int64_t i0 = ch * 4096, len = std::min<int64_t>(4096, total - i0);
+      alignas(64) float row[2][kBlock];
+      for (int64_t b0 = 0; b0 < len; b0 += kBlock) {
+        const int64_t bl = std::min<int64_t>(kBlock, len - b0), off = i0 + b0;
+        for (int i = 0; i < 2; ++i) {
+          if (x[i].layout == 1) {
+            const uint8_t* q = static_cast<const uint8_t*>(x[i].p) + off;
+            for (int64_t j = 0; j < bl; ++j)
+              row[i][j] = static_cast<float>(static_cast<int32_t>(q[j]) - x[i].zp) * x[i].scale;
+          } else {
+            const float* f = static_cast<const float*>(x[i].p) + off;
+            for (int64_t j = 0; j < bl; ++j) row[i][j] = f[j];
+          }
+        }
+        uint8_t* d = dst + off;
+        for (int64_t j = 0; j < bl; ++j) {
+          float v = (row[0][j] + row[1][j]) / scale;
+          v = v < lo ? lo : v;
+          v = v > hi ? hi : v;
+          d[j] = static_cast<uint8_t>(static_cast<int32_t>(detail::rne_small(v)) + zp);
+        }
+      }
+    }
+    return;
+  }
+  const int64_t blocks = (HW + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (N * C * HW > 32768)
+  for (int64_t item = 0; item < N * blocks; ++item) {
+    const int64_t n = item / blocks, p0 = (item % blocks) * kBlock, len = std::min(HW, p0 + kBlock) - p0;
+    alignas(64) uint8_t tile[kBlock * 64];
+    alignas(64) float row[2][kBlock];
+    for (int64_t c0 = 0; c0 < C; c0 += 64) {
+      const int64_t cn = std::min<int64_t>(64, C - c0);
+      for (int64_t c = 0; c < cn; ++c) {
+        for (int i = 0; i < 2; ++i) {
+          if (x[i].layout == 1) {
+            const uint8_t* q = static_cast<const uint8_t*>(x[i].p) + (n * HW + p0) * C + c0 + c;
+            for (int64_t p = 0; p < len; ++p)
+              row[i][p] = static_cast<float>(static_cast<int32_t>(q[p * C]) - x[i].zp) * x[i].scale;
+          } else if (x[i].layout == 2) {
+            const float* f = static_cast<const float*>(x[i].p) + (n * HW + p0) * C + c0 + c;
+            for (int64_t p = 0; p < len; ++p) row[i][p] = f[p * C];
+          } else {
+            const float* f = static_cast<const float*>(x[i].p) + (n * C + c0 + c) * HW + p0;
+            for (int64_t p = 0; p < len; ++p) row[i][p] = f[p];
+          }
+        }
+        uint8_t* t = tile + c * kBlock;
+        for (int64_t p = 0; p < len; ++p) {
+          float v = (row[0][p] + row[1][p]) / scale;  // Add, then the Quantize formula
+          v = v < lo ? lo : v;
+          v = v > hi ? hi : v;
+          t[p] = static_cast<uint8_t>(static_cast<int32_t>(detail::rne_small(v)) + zp);
+        }
+      }
+      uint8_t* d = dst + (n * HW + p0) * C + c0;
+      for (int64_t p = 0; p < len; ++p)
+        for (int64_t c = 0; c < cn; ++c) d[p * C + c] = tile[c * kBlock + p];
+    }
+  }
+}
+
 // ---- QConv ----------------------------------------------------------------------
 
 struct QConvSpec {
@@ -144,6 +252,7 @@ struct QConvSpec {
   bool out_u8 = false;
   int32_t zero_point = 0, qmin = 0, qmax = 255;
   int out_rank = 4;
+  bool out_nhwc = false;  // f32 output in NHWC (read by a lapq.QAdd): no transpose
 };
 
 int64_t attr_at(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
@@ -178,6 +287,7 @@ QConvSpec qconv_spec(const Node& n, const Shape& src, const Shape& wei) {
   s.qmin = static_cast<int32_t>(n.attrs.get_int("qmin", 0));
   s.qmax = static_cast<int32_t>(n.attrs.get_int("qmax", 255));
   s.out_rank = static_cast<int>(n.attrs.get_int("out_rank", 4));
+  s.out_nhwc = n.attrs.get_int("out_nhwc", 0) != 0;
   LAPQ_CHECK(s.out_rank == 4 || s.out_rank == 2, ErrorCode::kInvalidModel, where, ": out_rank must be 2 or 4");
   return s;
 }
@@ -207,7 +317,7 @@ void qconv_infer(InferContext& ctx) {
     y.dtype = DType::kF32;
     LAPQ_CHECK(s.out_rank == 4 || (OH == 1 && OW == 1), ErrorCode::kInvalidModel, ctx.where(),
                ": a rank-2 output needs a 1x1 output image");
-    y.shape = s.out_rank == 4 ? Shape{N, s.p.OC, OH, OW} : Shape{N, s.p.OC};
+    y.shape = s.out_nhwc ? Shape{N, OH, OW, s.p.OC} : s.out_rank == 4 ? Shape{N, s.p.OC, OH, OW} : Shape{N, s.p.OC};
   }
   if (ctx.out.size() > 1 && ctx.out[1]) {
     ctx.out[1]->dtype = DType::kF32;
@@ -231,7 +341,7 @@ void qconv_execute(const QConvSpec& s, In in, Out out, RunU8&& run_u8, RunF32&& 
   }
   const int64_t OH = s.p.out_h(H), OW = s.p.out_w(W), OC = s.p.OC, HW = OH * OW;
   float* y = out[0]->data<float>();
-  if (HW == 1) {  // NHWC == NCHW
+  if (HW == 1 || s.out_nhwc) {  // NHWC wanted, or NHWC == NCHW
     run_f32(src, N, H, W, y, DequantF32{scale, bias});
     return;
   }
@@ -324,6 +434,7 @@ void register_quant_ops() {
   std::call_once(once, [] {
     OpRegistry::register_extension(schema(kQuantizeOp, 1, 1, quantize_infer, quantize_run));
     OpRegistry::register_extension(schema(kDequantizeOp, 1, 1, dequantize_infer, dequantize_run));
+    OpRegistry::register_extension(schema(kQAddOp, 2, 2, qadd_infer, qadd_run));
     OpSchema qconv = schema(kQConvOp, 3, 5, qconv_infer, qconv_reference);
     qconv.fast.push_back({"lapq-int", qconv_fast});
     OpRegistry::register_extension(std::move(qconv));

@@ -12,11 +12,18 @@
 //                    attrs: kernel [KH,KW], strides [2], pads [top,left,bottom,right],
 //                    dilations [2], group, bits (weight container: <= 4 packs int4),
 //                    src_zero_point, out_u8 (0/1), zero_point, qmin, qmax (u8 output),
-//                    out_rank (f32 output: 4 = [N,OC,OH,OW], 2 = [N,OC])
+//                    out_rank (f32 output: 4 = [N,OC,OH,OW], 2 = [N,OC]),
+//                    out_nhwc (f32 output as [N,OH,OW,OC], no scratch: read by lapq.QAdd)
 //                    outputs: y (u8 [N,OH,OW,OC] or f32 NCHW); f32 output with
 //                    OH*OW > 1 has a second output, the f32 NHWC scratch the
 //                    kernel writes before its NCHW transpose (planned memory).
 //                    Arithmetic: kernels/conv.h (RequantU8 / DequantF32 epilogue).
+//   lapq.QAdd        a + b (same shape) -> u8 NHWC codes of the sum, the residual
+//                    Add (+ Relu / Clip as the code clamp qmin/qmax) whose output is
+//                    quantized. Each input: attr layout_a / layout_b = 0 f32 NCHW,
+//                    1 u8 NHWC codes read as (q - zp_x) * scale_x (the Dequantize
+//                    formula), 2 f32 NHWC (a QConv's out_nhwc output). Output attrs scale, zero_point, qmin, qmax. Equals
+//                    Dequantize + Add + Relu + Quantize bit for bit (same float ops).
 // Rounding: rne = round half to even, as quant/grid.h, so Quantize and
 // Dequantize equal the grid's quantize_code / fake_quantize bit for bit.
 //
@@ -31,6 +38,7 @@ namespace lapq::quant {
 inline constexpr const char* kQConvOp = "lapq.QConv";
 inline constexpr const char* kQuantizeOp = "lapq.Quantize";
 inline constexpr const char* kDequantizeOp = "lapq.Dequantize";
+inline constexpr const char* kQAddOp = "lapq.QAdd";
 
 // Adds the three ops to the process registry; idempotent and thread-safe.
 void register_quant_ops();

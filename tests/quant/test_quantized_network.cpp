@@ -41,7 +41,9 @@ TEST(QuantizedNetwork, LoweringShapes) {
   QuantizedNetwork net(g, make_config(g, v, x), kShape);
   const Graph& lg = net.lowered_graph();
   EXPECT_EQ(count_op(lg, "BatchNormalization"), 1) << lg.to_string();  // the stem's
-  EXPECT_EQ(count_op(lg, "Relu"), 3) << lg.to_string();                // stem + two after the Adds
+  EXPECT_EQ(count_op(lg, "Relu"), 1) << lg.to_string();                // the stem's (FP32 conv)
+  EXPECT_EQ(count_op(lg, kQAddOp), 2) << lg.to_string();               // Add + Relu + Quantize fused
+  EXPECT_EQ(count_op(lg, "Add"), 0) << lg.to_string();
   EXPECT_FALSE(net.weight_is_integer(0));                              // stem: FP32 input
   EXPECT_FALSE(net.weight_is_integer(net.config().weights.size() - 1));  // fc: FP32 input
   for (size_t i = 1; i + 1 < net.config().weights.size(); ++i) EXPECT_TRUE(net.weight_is_integer(i)) << i;
