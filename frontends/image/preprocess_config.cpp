@@ -11,6 +11,14 @@
 namespace lapq {
 namespace {
 
+// A JSON value for an error message: invalid UTF-8 replaced (dump() would
+// throw on it; found by fuzz_cli_values) and cut to a readable length.
+std::string json_text(const nlohmann::json& v) {
+  std::string t = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return t.size() > 80 ? t.substr(0, 77) + "..." : t;
+}
+
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -18,7 +26,7 @@ using nlohmann::json;
 [[noreturn]] void bad_key(const std::string& source, const std::string& key, const std::string& what,
                           const json& v) {
   throw Error(ErrorCode::kInvalidArgument,
-              detail::cat(source, ": key '", key, "': ", what, ", got ", v.dump()));
+              detail::cat(source, ": key '", key, "': ", what, ", got ", json_text(v)));
 }
 
 int get_dim(const json& v, const std::string& source, const std::string& key) {
@@ -66,7 +74,7 @@ std::string get_string(const json& v, const std::string& source, const std::stri
 // other when only one is given, a single mean/std value is broadcast.
 void merge(PreprocessConfig& cfg, const json& obj, const std::string& source, const fs::path& base_dir) {
   if (!obj.is_object())
-    throw Error(ErrorCode::kInvalidArgument, detail::cat(source, ": expected a JSON object, got ", obj.dump()));
+    throw Error(ErrorCode::kInvalidArgument, detail::cat(source, ": expected a JSON object, got ", json_text(obj)));
   bool has_input = false, has_crop = false, has_color = false;
   const json* mean = nullptr;
   const json* stddev = nullptr;
@@ -136,7 +144,7 @@ void merge(PreprocessConfig& cfg, const json& obj, const std::string& source, co
     } else if (key == "interpolation") {
       if (get_string(v, source, key) != "bilinear")
         throw Error(ErrorCode::kUnsupported,
-                    detail::cat(source, ": key 'interpolation': only \"bilinear\" is implemented, got ", v.dump()));
+                    detail::cat(source, ": key 'interpolation': only \"bilinear\" is implemented, got ", json_text(v)));
     } else {
       throw Error(ErrorCode::kInvalidArgument,
                   detail::cat(source, ": unknown key '", key,

@@ -155,3 +155,18 @@ TEST(Sidecar, DescribeMentionsEveryStep) {
 
 }  // namespace
 }  // namespace lapq
+
+// Found by fuzz_cli_values: a value holding invalid UTF-8 made the error
+// message itself throw nlohmann's type_error (std::terminate in the CLI).
+TEST(Sidecar, InvalidUtf8InAValueIsAnInvalidArgument) {
+  for (const std::string text : {std::string("mean=0.5,0.5,\xb4.5"), std::string("{\"crop\": \"\xff\"}")}) {
+    lapq::PreprocessConfig cfg;
+    try {
+      if (text[0] == '{') cfg = lapq::parse_preprocess_sidecar(text, "bad.json");
+      else lapq::apply_preprocess_overrides(cfg, {text});
+      FAIL() << "expected an error for " << text;
+    } catch (const lapq::Error& e) {
+      EXPECT_EQ(e.code(), lapq::ErrorCode::kInvalidArgument) << e.what();
+    }
+  }
+}
