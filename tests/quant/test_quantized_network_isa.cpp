@@ -105,12 +105,9 @@ TEST(QuantizedNetwork, FastEqualsReferenceEveryValue) {
 // rounding boundary: for continuous random data that is a tiny fraction. We
 // allow |diff| <= 1 on at most 0.2% of the codes, and f32 logits within
 // 1e-4 * (1 + max |logit|).
-TEST(QuantizedNetwork, AgreesWithFloatSimulation) {
-  for (const Variant& v : all_variants()) {
-    SCOPED_TRACE(v.str());
-    const Graph g = make_resnet(v.fold_bn);
-    const Tensor x = random_input(kShape, 4);
-    const QuantConfig cfg = make_config(g, v, x);
+void check_against_simulation(const Graph& g, const QuantConfig& cfg, const Tensor& x) {
+  const Shape kShape = x.shape();
+  {
     PlanOptions no_reuse;
     no_reuse.reuse_memory = false;
     QuantizedNetwork net(g, cfg, kShape, no_reuse);
@@ -122,13 +119,18 @@ TEST(QuantizedNetwork, AgreesWithFloatSimulation) {
     for (const WeightQuant& w : cfg.weights) {
       const Node& n = sim.nodes[w.node];
       Tensor& wt = sim.values[n.inputs[1]].constant;
-      const int64_t OC = wt.dim(0);  // Conv and Gemm transB=1: OC first
+      const Tensor m = weight_oc_first(g, w.node);
+      const int64_t OC = m.dim(0), K = m.dim(1);
       std::vector<Grid> grids;
       for (int64_t c = 0; c < OC; ++c) grids.push_back(make_grid(w.grid, w.alpha[w.per_channel ? c : 0], w.bits));
-      std::vector<float> master(wt.span<float>().begin(), wt.span<float>().end()), hat(master.size());
+      std::vector<float> master(m.span<float>().begin(), m.span<float>().end()), hat(master.size());
       quantize_dequantize_per_channel(grids, master, hat);
       if (w.bias_correction) bias_correct_weights(master, hat, OC);
-      wt = Tensor::from<float>(wt.shape(), std::span<const float>(hat));
+      const bool transposed = n.op == "MatMul" || (n.op == "Gemm" && n.attrs.get_int("transB", 0) == 0);
+      Tensor t(DType::kF32, wt.shape());
+      for (int64_t oc = 0; oc < OC; ++oc)
+        for (int64_t k = 0; k < K; ++k) t.data<float>()[transposed ? k * OC + oc : oc * K + k] = hat[oc * K + k];
+      wt = t;
     }
     std::map<int, const ActQuant*> act_of;
     for (const ActQuant& a : cfg.acts) act_of[a.value] = &a;
@@ -175,6 +177,92 @@ TEST(QuantizedNetwork, AgreesWithFloatSimulation) {
       max_diff = std::max(max_diff, std::fabs(y_sim.data<float>()[i] - y_int.data<float>()[i]));
     }
     EXPECT_LE(max_diff, 1e-4f * (1.f + max_abs));
+  }
+}
+
+TEST(QuantizedNetwork, AgreesWithFloatSimulation) {
+  for (const Variant& v : all_variants()) {
+    SCOPED_TRACE(v.str());
+    const Graph g = make_resnet(v.fold_bn);
+    const Tensor x = random_input(kShape, 4);
+    check_against_simulation(g, make_config(g, v, x), x);
+  }
+}
+
+// Other forms: an asymmetric QConv output without activation, Clip (ReLU6) in
+// FP32 then Quantize, MatMul and Gemm transB=0 on integers, Gemm alpha != 1
+// simulated; also fast == reference per node.
+TEST(QuantizedNetwork, OtherLayerForms) {
+  testing::NetBuilder b(true, 11);
+  Value in;
+  in.name = "input";
+  in.shape = {-1, 3, 6, 6};
+  in.has_shape = true;
+  const int x = b.g.add_value(std::move(in));
+  b.g.inputs.push_back(x);
+  Attributes ca;
+  ca.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  const int y = b.node("Conv", "conv", {x, b.constant(b.uniform({8, 3, 3, 3}, -0.5f, 0.5f), "conv.w")}, ca);
+  const int z = b.node("Clip", "relu6", {y, b.constant(Tensor::scalar_f32(0.f), "lo"), b.constant(Tensor::scalar_f32(1.f), "hi")});
+  const int gap = b.node("GlobalAveragePool", "gap", {z});
+  Attributes fa;
+  fa.set("axis", int64_t{1});
+  const int f = b.node("Flatten", "flatten", {gap}, fa);
+  const int m = b.node("MatMul", "matmul", {f, b.constant(b.uniform({8, 12}, -1.f, 1.f), "mm.w")});
+  const int h = b.node("Gemm", "fc", {m, b.constant(b.uniform({12, 5}, -1.f, 1.f), "fc.w"), b.constant(b.uniform({5}, -1.f, 1.f), "fc.b")});
+  Attributes sa;
+  sa.set("alpha", 0.5f);
+  sa.set("transB", int64_t{1});
+  const int o = b.node("Gemm", "scaled", {h, b.constant(b.uniform({4, 5}, -1.f, 1.f), "sc.w")}, sa);
+  b.g.outputs.push_back(o);
+  b.g.validate_and_sort();
+  const Graph& g = b.g;
+  const Shape shape{4, 3, 6, 6};
+  const Tensor input = random_input(shape, 12);
+  const std::vector<Tensor> vals = testing::fp32_values(g, input);
+  for (int wbits : {8, 4}) {
+    QuantConfig cfg;
+    for (int n : quantizable_weight_nodes(g)) {
+      WeightQuant w;
+      w.node = n;
+      w.bits = wbits;
+      w.per_channel = true;
+      w.bias_correction = true;
+      w.grid = GridKind::kLapqMidRise;
+      const Tensor wm = weight_oc_first(g, n);
+      for (int64_t oc = 0; oc < wm.dim(0); ++oc) {
+        float a = 0.f;
+        for (int64_t k = 0; k < wm.dim(1); ++k) a = std::max(a, std::fabs(wm.data<float>()[oc * wm.dim(1) + k]));
+        w.alpha.push_back(a);
+      }
+      cfg.weights.push_back(w);
+    }
+    for (int v : {x, y, z, f, m, h}) {
+      ActQuant a;
+      a.value = v;
+      a.bits = 8;
+      const auto s = vals[v].span<float>();
+      a.lo = *std::min_element(s.begin(), s.end());
+      a.alpha = *std::max_element(s.begin(), s.end());
+      a.grid = a.lo < 0.f ? GridKind::kAsymmetric : GridKind::kUnsigned;
+      cfg.acts.push_back(a);
+    }
+    EXPECT_EQ(cfg.acts[1].grid, GridKind::kAsymmetric);
+    PlanOptions keep;
+    keep.reuse_memory = false;
+    QuantizedNetwork net(g, cfg, shape, keep);
+    EXPECT_TRUE(net.weight_is_integer(0) && net.weight_is_integer(1) && net.weight_is_integer(2)) << net.summary();
+    EXPECT_FALSE(net.weight_is_integer(3)) << net.summary();  // alpha = 0.5
+    net.forward(input);
+    const Graph& lg = net.lowered_graph();
+    for (size_t i = 0; i < lg.nodes.size(); ++i) {
+      const Node& n = lg.nodes[i];
+      if (!n.op.starts_with("lapq.")) continue;
+      std::vector<const Tensor*> ins;
+      for (int val : n.inputs) ins.push_back(val >= 0 ? &net.plan().value(val) : nullptr);
+      EXPECT_TRUE(bits_equal(run_reference(lg, static_cast<int>(i), ins)[0], net.plan().value(n.outputs[0]))) << n.name;
+    }
+    check_against_simulation(g, cfg, input);
   }
 }
 
