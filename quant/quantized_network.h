@@ -15,10 +15,12 @@
 //    its output activation when that value is quantized, else FP32 (NCHW).
 //  - Bias correction: a real-valued per-channel weight zero point (kernel's
 //    wei_zero_point, uses the activation row sums).
+//  - A residual Add (+ Relu / Clip) with a quantized output becomes one
+//    "lapq.QAdd" (reads codes or f32, writes codes; bit-identical to
+//    Dequantize + Add + Relu + Quantize).
 //  - "lapq.Quantize" (f32 NCHW -> u8 NHWC) where a quantized value is
-//    produced by an FP32 node (the network input, a residual Add, a ReLU
-//    after an Add); "lapq.Dequantize" (u8 NHWC -> f32 NCHW) where an FP32
-//    node reads a quantized value.
+//    produced by another FP32 node (e.g. the network input); "lapq.Dequantize"
+//    (u8 NHWC -> f32 NCHW) where an FP32 node reads a quantized value.
 //  - A quantized-weight node whose input is not quantized (the paper preset's
 //    first quantized conv reads the unquantized first ReLU) runs in FP32 with
 //    fake-quantized weights: simulation only; it is reported as such.
