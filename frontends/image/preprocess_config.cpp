@@ -175,11 +175,16 @@ void merge(PreprocessConfig& cfg, const json& obj, const std::string& source, co
 // anything else as a string.
 json override_value(const std::string& text) {
   if (text == "none" || text == "null") return nullptr;
-  json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!v.is_discarded()) return v;
-  if (text.find(',') != std::string::npos) {
-    v = json::parse("[" + text + "]", nullptr, false);
+  // allow_exceptions=false still throws out_of_range on number overflow
+  // ("1e999", found by fuzzing): such text stays a string and fails validation.
+  try {
+    json v = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (!v.is_discarded()) return v;
+    if (text.find(',') != std::string::npos) {
+      v = json::parse("[" + text + "]", nullptr, false);
+      if (!v.is_discarded()) return v;
+    }
+  } catch (const json::exception&) {
   }
   return text;
 }
@@ -193,7 +198,7 @@ PreprocessConfig parse_preprocess_sidecar(const std::string& json_text, const st
   json obj;
   try {
     obj = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999 (found by fuzzing)
     throw Error(ErrorCode::kInvalidArgument,
                 detail::cat("sidecar '", sidecar_path, "' is not valid JSON: ", e.what()));
   }

@@ -159,7 +159,8 @@ TEST(Sidecar, DescribeMentionsEveryStep) {
 // Found by fuzz_cli_values: a value holding invalid UTF-8 made the error
 // message itself throw nlohmann's type_error (std::terminate in the CLI).
 TEST(Sidecar, InvalidUtf8InAValueIsAnInvalidArgument) {
-  for (const std::string text : {std::string("mean=0.5,0.5,\xb4.5"), std::string("{\"crop\": \"\xff\"}")}) {
+  for (const std::string text : {std::string("mean=0.5,0.5,\xb4.5"), std::string("{\"crop\": \"\xff\"}"),
+                                 std::string("{\"crop\": 10e2222222222}"), std::string("crop=10e2222222222")}) {
     lapq::PreprocessConfig cfg;
     try {
       if (text[0] == '{') cfg = lapq::parse_preprocess_sidecar(text, "bad.json");
