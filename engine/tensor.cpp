@@ -44,6 +44,20 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+int64_t checked_add(int64_t a, int64_t b, const std::string& where) {
+  int64_t r;
+  LAPQ_CHECK(!__builtin_add_overflow(a, b, &r), ErrorCode::kLimit, where, ": dimension arithmetic overflows (", a,
+             " + ", b, ")");
+  return r;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const std::string& where) {
+  int64_t r;
+  LAPQ_CHECK(!__builtin_mul_overflow(a, b, &r), ErrorCode::kLimit, where, ": dimension arithmetic overflows (", a,
+             " * ", b, ")");
+  return r;
+}
+
 bool shape_known(const Shape& s) {
   for (int64_t d : s) if (d < 0) return false;
   return true;

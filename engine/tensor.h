@@ -39,6 +39,10 @@ inline constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 int64_t shape_numel(const Shape& s);
 bool shape_known(const Shape& s);  // no -1 dimensions
 std::string shape_str(const Shape& s);  // "[1,3,224,224]", "?" for -1
+// Dimension arithmetic from model data (pads, strides, sizes) that cannot
+// overflow: throws kLimit naming `where` instead.
+int64_t checked_add(int64_t a, int64_t b, const std::string& where);
+int64_t checked_mul(int64_t a, int64_t b, const std::string& where);
 
 class Tensor {
  public:

@@ -161,7 +161,7 @@ void pad_infer(InferContext& ctx) {
   Shape out(r);
   for (int64_t d = 0; d < r; ++d) {
     if (x.shape[d] < 0) { out[d] = -1; continue; }
-    out[d] = x.shape[d] + pads[d] + pads[d + r];
+    out[d] = checked_add(checked_add(x.shape[d], pads[d], ctx.where()), pads[d + r], ctx.where());
     LAPQ_CHECK(out[d] >= 0, ErrorCode::kShapeMismatch, ctx.where(), ": pads crop dim ", d, " of ",
                shape_str(x.shape), " below zero");
     const bool grows = pads[d] > 0 || pads[d + r] > 0;
