@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# lapq vs ONNX Runtime on the same ONNX files, alternating, batch 1 (docs/benchmarks.md).
+#
+#   bench/compare_ort.sh [--lapq BIN] [--threads 1,2] [--rounds 3] [--runs 20] MODEL.onnx...
+#
+# Installs onnxruntime-node 1.30.0 from the npm registry into build/ort when missing
+# (--ignore-scripts: the package ships libonnxruntime for linux-x64; its postinstall
+# tries a download that fails offline). For every model and thread count it runs
+# `lapq bench --bits fp32` and bench/ort/bench_ort.js in turn, --rounds times
+# (so machine noise hits both alike), and prints the median over rounds of each
+# tool's median latency and the ratio lapq/ORT (< 1: lapq is faster).
+#
+# int8: needs `lapq export --format onnx-qdq` (issue 5 part 5) to give ORT the same
+# quantized model; when the lapq binary has no `export` command the int8 rows are skipped.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20
+MODELS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --lapq) LAPQ=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -*) echo "compare_ort.sh: unknown option $1" >&2; exit 2 ;;
+    *) MODELS+=("$1"); shift ;;
+  esac
+done
+[[ ${#MODELS[@]} -gt 0 ]] || { echo "compare_ort.sh: give one or more ONNX files" >&2; exit 2; }
+if [[ -z "$LAPQ" ]]; then
+  for b in "$ROOT"/build*/bin/lapq; do [[ -x "$b" ]] && LAPQ=$b && break; done
+fi
+[[ -x "$LAPQ" ]] || { echo "compare_ort.sh: lapq binary not found (build it, or pass --lapq)" >&2; exit 2; }
+command -v node >/dev/null || { echo "compare_ort.sh: node is required" >&2; exit 2; }
+
+ORT_DIR="$ROOT/build/ort"
+if [[ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ]]; then
+  echo "installing onnxruntime-node@1.30.0 into $ORT_DIR" >&2
+  mkdir -p "$ORT_DIR"
+  (cd "$ORT_DIR" && npm install onnxruntime-node@1.30.0 --ignore-scripts --no-audit --no-fund >&2)
+fi
+export ORT_NODE_MODULES="$ORT_DIR/node_modules"
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+json_field() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -1; }
+
+HAS_EXPORT=0
+"$LAPQ" export --help >/dev/null 2>&1 && HAS_EXPORT=1
+
+echo "load: $(uptime | sed 's/.*load average/load average/')"
+printf "%-22s %-6s %7s %12s %12s %10s\n" model bits threads "lapq ms" "ORT ms" lapq/ORT
+for model in "${MODELS[@]}"; do
+  # Batch-1 input shape from `lapq info` (the symbolic batch dimension set to 1).
+  shape=$("$LAPQ" info --model "$model" | sed -n 's/^input .*\[\([^]]*\)\].*/\1/p' | head -1 | tr -d ' ' |
+          sed 's/^[^,]*,/1,/')
+  IFS=, read -ra tlist <<< "$THREADS"
+  for t in "${tlist[@]}"; do
+    lapq_ms=() ort_ms=()
+    for ((r = 0; r < ROUNDS; ++r)); do
+      lapq_ms+=("$("$LAPQ" bench --model "$model" --bits fp32 --threads "$t" --batch 1 --runs "$RUNS" --json |
+                   json_field median_ms)")
+      ort_ms+=("$(node "$ROOT/bench/ort/bench_ort.js" --model "$model" --shape "$shape" --threads "$t" --runs "$RUNS" |
+                  json_field median_ms)")
+    done
+    l=$(printf "%s\n" "${lapq_ms[@]}" | median)
+    o=$(printf "%s\n" "${ort_ms[@]}" | median)
+    printf "%-22s %-6s %7s %12.3f %12.3f %10.2f\n" "$(basename "$model")" fp32 "$t" "$l" "$o" \
+      "$(awk -v a="$l" -v b="$o" 'BEGIN {print a / b}')"
+  done
+done
+if [[ $HAS_EXPORT -eq 0 ]]; then
+  echo "int8: skipped: this lapq has no 'export --format onnx-qdq' command yet (issue 5 part 5)"
+fi
