@@ -421,6 +421,12 @@ LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const Calibr
     const PowellResult pr = minimize_powell([&](std::span<const double> x) { return oracle(x); }, x0, pw);
     progress.finish();
     current = oracle.coords().config_at(pr.x);
+    if (rep.stages.back().evals != pr.evals) {  // stopped inside an iteration (max evals): record where
+      StageRecord r{"powell stop", 0.0, pr.f, -1.0, pr.evals, 0.0};
+      if (opts.evaluate) r.accuracy = opts.evaluate(current);
+      r.seconds = since(t0);
+      rep.stages.push_back(r);
+    }
     rep.powell_evals = pr.evals;
     rep.powell_iterations = pr.iterations;
     rep.powell_stop = powell_stop_name(pr.stop);
