@@ -16,6 +16,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20
+# Passive OpenMP waiting for lapq: spinning pool threads starve the other runs on a loaded machine (docs/benchmarks.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 MODELS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -307,6 +308,16 @@ void run_bench(const BenchArgs& a) {
         cp->last = now;
       });
     }
+
+  // With OpenMP's default (spinning) wait policy, the pool threads left idle
+  // by a multi-threaded configuration spin through the next single-threaded
+  // one and take its core: mixed thread counts are only comparable with
+  // passive waiting (docs/benchmarks.md). The policy is read at program start.
+  const bool mixed_threads = std::any_of(a.threads.begin(), a.threads.end(), [&](int t) { return t != a.threads[0]; });
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (mixed_threads && (!policy || std::string(policy) != "passive"))
+    std::fprintf(stderr, "note: mixed --threads without OMP_WAIT_POLICY=passive: idle OpenMP threads spin during the "
+                         "single-threaded runs and slow them (docs/benchmarks.md)\n");
 
   // Warmup, then timed runs, round robin over the configurations.
   for (int r = 0; r < a.warmup; ++r)
