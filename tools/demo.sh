@@ -39,8 +39,8 @@ fp32_top1=$("$lapq" eval --model "$model" --data "$data" --json -q | sed 's/.*"t
 declare -A qtop1
 for bits in w8a8 w4a4; do
   echo; echo "== lapq quantize --model $model --calib $calib --bits $bits --method lapq --out build/fashion_resnet_$bits.lapq"
-  "$lapq" quantize --model "$model" --calib "$calib" --calib-size 512 --bits "$bits" --method lapq \
-    --max-evals 400 --out "build/fashion_resnet_$bits.lapq" --report "build/fashion_resnet_$bits.json"
+  "$lapq" quantize --model "$model" --calib "$calib" --calib-size 256 --bits "$bits" --method lapq \
+    --p-count 5 --max-evals 300 --out "build/fashion_resnet_$bits.lapq" --report "build/fashion_resnet_$bits.json"
   qtop1[$bits]=$("$lapq" eval --model "build/fashion_resnet_$bits.lapq" --data "$data" --json -q |
                  sed 's/.*"top1": \([0-9.]*\).*/\1/')
 done
