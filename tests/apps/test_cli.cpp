@@ -66,7 +66,8 @@ TEST(Cli, MissingModelFileIsAnIoError) {
 
 TEST(Cli, GarbageModelFileIsAnInvalidModel) {
   TempDir tmp;
-  write_bytes(tmp.str("random.onnx"), std::string("\x12\x34garbage\xff\xfe not a protobuf", 28));
+  const char garbage[] = "\x12\x34garbage\xff\xfe not a protobuf";
+  write_bytes(tmp.str("random.onnx"), std::string(garbage, sizeof garbage - 1));
   auto r = run_command(lapq_bin() + " info --model " + tmp.str("random.onnx"));
   EXPECT_EQ(r.status, code(ErrorCode::kInvalidModel)) << r.output;
   EXPECT_NE(r.output.find("random.onnx"), std::string::npos) << r.output;
@@ -102,7 +103,8 @@ TEST(Cli, EmptyDataFolderIsABadDataset) {
 TEST(Cli, CorruptAndEmptyImagesAreBadImages) {
   if (!fs::exists(default_model())) GTEST_SKIP() << "default model not built";
   TempDir tmp;
-  write_bytes(tmp.str("corrupt.png"), std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+  const char png_head[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";  // signature + a cut-off IHDR chunk
+  write_bytes(tmp.str("corrupt.png"), std::string(png_head, sizeof png_head - 1));
   auto r = run_command(lapq_bin() + " classify --model " + default_model() + " " + tmp.str("corrupt.png"));
   EXPECT_EQ(r.status, code(ErrorCode::kBadImage)) << r.output;
   EXPECT_NE(r.output.find("corrupt.png"), std::string::npos) << r.output;
