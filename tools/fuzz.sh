@@ -9,18 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-}"
-declare -A runs=([fuzz_onnx_loader]=60000 [fuzz_image]=12000 [fuzz_cli_values]=40000)
+declare -A runs=([fuzz_onnx_loader]=60000 [fuzz_image]=12000 [fuzz_cli_values]=40000 [fuzz_qmodel_file]=20000)
 tools/install_deps.sh
 if ! command -v clang++ >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
   echo "lapq: installing clang and libclang-rt-14-dev for fuzzing"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAPQ_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_onnx_loader fuzz_image fuzz_cli_values
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_onnx_loader fuzz_image fuzz_cli_values fuzz_qmodel_file
 
-declare -A corpus=([fuzz_onnx_loader]=onnx [fuzz_image]=image [fuzz_cli_values]=cli_values)
+declare -A corpus=([fuzz_onnx_loader]=onnx [fuzz_image]=image [fuzz_cli_values]=cli_values [fuzz_qmodel_file]=qmodel)
 status=0
-for target in fuzz_onnx_loader fuzz_image fuzz_cli_values; do
+for target in fuzz_onnx_loader fuzz_image fuzz_cli_values fuzz_qmodel_file; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/"${corpus[$target]}"/* "$work"/
   log="build-fuzz/$target.log"

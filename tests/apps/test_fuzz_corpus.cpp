@@ -14,6 +14,7 @@
 #include "frontends/image/preprocess.h"
 #include "frontends/image/preprocess_config.h"
 #include "frontends/onnx/onnx_loader.h"
+#include "quant/qmodel_file.h"
 
 namespace fs = std::filesystem;
 
@@ -85,4 +86,37 @@ TEST(FuzzCorpus, CliValuesParseOrFailCleanly) {
     } catch (const lapq::Error&) {
     }
   }
+}
+
+// Whole files and bare payloads (fuzz_qmodel_file wraps a payload in a valid
+// header and checksum; the replay does the same).
+TEST(FuzzCorpus, QuantizedModelFilesLoadOrFailCleanly) {
+  const std::string path = std::string(LAPQ_BINARY_DIR) + "/fuzz_corpus_replay.lapq";
+  int ok = 0, errors = 0;
+  for (auto& [name, bytes] : corpus("qmodel")) {
+    std::string file;
+    if (bytes.compare(0, 8, std::string(lapq::quant::kQModelMagic, 8)) == 0) {
+      file = bytes;
+    } else {
+      const std::string payload = bytes.substr(1);
+      auto put = [&](uint64_t v, int n) { for (int i = 0; i < n; ++i) file.push_back(char((v >> (8 * i)) & 0xff)); };
+      file.append(lapq::quant::kQModelMagic, 8);
+      put(lapq::quant::kQModelVersion, 4);
+      put(4, 4);
+      put(payload.size(), 8);
+      put(lapq::quant::fnv1a64(payload.data(), payload.size()), 8);
+      file += payload;
+    }
+    std::ofstream(path, std::ios::binary) << file;
+    try {
+      lapq::quant::QuantizedModelFile q = lapq::quant::read_quantized_model(path);
+      lapq::quant::load_quantized_graph(q, path);
+      ++ok;
+    } catch (const lapq::Error&) {
+      ++errors;
+    }
+  }
+  std::filesystem::remove(path);
+  EXPECT_GE(ok, 2);      // the whole file and its payload
+  EXPECT_GE(errors, 1);  // the truncated file
 }
