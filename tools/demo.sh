@@ -21,7 +21,10 @@ echo; echo "== lapq info --model $model"
 
 echo; echo "== lapq classify --model $model (one image of four classes)"
 imgs=()
-for cls in Trouser Sneaker Bag Ankle_boot; do imgs+=("$(ls "$data/$cls" | head -1 | sed "s|^|$data/$cls/|")"); done
+for cls in Trouser Sneaker Bag Ankle_boot; do
+  files=("$data/$cls"/*.png)
+  imgs+=("${files[0]}")
+done
 "$lapq" classify --model "$model" --top 3 "${imgs[@]}"
 
 echo; echo "== lapq eval --model $model --data $data"
