@@ -420,9 +420,13 @@ LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const Calibr
     };
     const PowellResult pr = minimize_powell([&](std::span<const double> x) { return oracle(x); }, x0, pw);
     progress.finish();
-    current = oracle.coords().config_at(pr.x);
+    // Stopped inside a line search (--max-evals), pr.x is that search's start:
+    // keep the best point evaluated instead (== pr.x after whole iterations).
+    const bool take_best = pr.best_f < pr.f;
+    const double final_f = take_best ? pr.best_f : pr.f;
+    current = oracle.coords().config_at(take_best ? pr.best_x : pr.x);
     if (rep.stages.back().evals != pr.evals) {  // stopped inside an iteration (max evals): record where
-      StageRecord r{"powell stop", 0.0, pr.f, -1.0, pr.evals, 0.0};
+      StageRecord r{"powell stop", 0.0, final_f, -1.0, pr.evals, 0.0};
       if (opts.evaluate) r.accuracy = opts.evaluate(current);
       r.seconds = since(t0);
       rep.stages.push_back(r);
@@ -431,7 +435,7 @@ LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const Calibr
     rep.powell_iterations = pr.iterations;
     rep.powell_stop = powell_stop_name(pr.stop);
     rep.cache_peak_bytes = oracle.cache_peak_bytes();
-    rep.final_loss = pr.f;
+    rep.final_loss = final_f;
     rep.seconds_powell = since(tp);
     if (!opts.quiet)
       for (const StageRecord& r : rep.stages)
