@@ -78,6 +78,15 @@ class Model {
   std::map<Shape, std::unique_ptr<Plan>> plans_;
 };
 
+// Shared by Model and QuantizedModel (api/quantize.h):
+// graph input 0 for a batch of n, unknown C/H/W taken from the preprocessing;
+// throws kShapeMismatch when the model's batch is fixed and n differs.
+Shape batch_input_shape(const Graph& graph, const PreprocessConfig& pre, int64_t n);
+// The model's fixed batch size, or `wanted` when the batch is symbolic.
+int64_t fixed_batch_or(const Graph& graph, int64_t wanted);
+// labels[i], or i as text when there is no such label.
+std::string label_or_index(const std::vector<std::string>& labels, int i);
+
 // Top-k of softmax(logits) for one row (ties broken by lower index).
 std::vector<Prediction> top_k_predictions(const float* logits, int num_classes, int k,
                                           const std::vector<std::string>& labels);

@@ -63,26 +63,32 @@ void Model::finish_setup(const std::string& model_path) {
   if (!preprocess_.labels_path.empty()) labels_ = read_labels_file(preprocess_.labels_path);
 }
 
-std::string Model::label(int i) const {
-  if (i >= 0 && i < static_cast<int>(labels_.size())) return labels_[i];
+std::string label_or_index(const std::vector<std::string>& labels, int i) {
+  if (i >= 0 && i < static_cast<int>(labels.size())) return labels[i];
   return std::to_string(i);
 }
 
-Shape Model::input_shape(int64_t n) const {
-  Shape s = graph_.values[graph_.inputs[0]].shape;
+std::string Model::label(int i) const { return label_or_index(labels_, i); }
+
+Shape batch_input_shape(const Graph& graph, const PreprocessConfig& pre, int64_t n) {
+  Shape s = graph.values[graph.inputs[0]].shape;
   LAPQ_CHECK(!s.empty(), ErrorCode::kShapeMismatch, "the model's input has no declared shape");
   if (s[0] < 0) s[0] = n;
   LAPQ_CHECK(s[0] == n, ErrorCode::kShapeMismatch, "the model has a fixed batch size of ", s[0], "; asked for ", n);
-  const int64_t from_config[4] = {n, preprocess_.channels, preprocess_.height, preprocess_.width};
-  for (size_t d = 1; d < s.size(); ++d)
-    if (s[d] < 0 && d < 4) s[d] = from_config[d];
+  const int64_t from_config[4] = {n, pre.channels, pre.height, pre.width};
+  for (size_t d = 1; d < s.size() && d < 4; ++d)
+    if (s[d] < 0) s[d] = from_config[d];
   return s;
 }
 
-int64_t Model::max_batch(int64_t wanted) const {
-  const Shape& s = graph_.values[graph_.inputs[0]].shape;
+int64_t fixed_batch_or(const Graph& graph, int64_t wanted) {
+  const Shape& s = graph.values[graph.inputs[0]].shape;
   return (!s.empty() && s[0] > 0) ? s[0] : wanted;
 }
+
+Shape Model::input_shape(int64_t n) const { return batch_input_shape(graph_, preprocess_, n); }
+
+int64_t Model::max_batch(int64_t wanted) const { return fixed_batch_or(graph_, wanted); }
 
 Plan& Model::plan_for(const Shape& shape) {
   auto it = plans_.find(shape);
@@ -118,7 +124,7 @@ std::vector<Prediction> top_k_predictions(const float* logits, int num_classes, 
   std::vector<Prediction> out;
   for (int i = 0; i < k; ++i) {
     int c = order[i];
-    out.push_back({c, c < static_cast<int>(labels.size()) ? labels[c] : std::to_string(c),
+    out.push_back({c, label_or_index(labels, c),
                    static_cast<float>(p[c] / sum), logits[c]});
   }
   return out;

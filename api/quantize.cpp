@@ -35,26 +35,11 @@ void QuantizedModel::set_report(quant::LapqReport r, std::string json) {
   file_.report = std::move(json);
 }
 
-std::string QuantizedModel::label(int i) const {
-  if (i >= 0 && i < static_cast<int>(file_.labels.size())) return file_.labels[i];
-  return std::to_string(i);
-}
+std::string QuantizedModel::label(int i) const { return label_or_index(file_.labels, i); }
 
-Shape QuantizedModel::input_shape(int64_t n) const {
-  Shape s = graph_.values[graph_.inputs[0]].shape;
-  LAPQ_CHECK(!s.empty(), ErrorCode::kShapeMismatch, "the model's input has no declared shape");
-  if (s[0] < 0) s[0] = n;
-  LAPQ_CHECK(s[0] == n, ErrorCode::kShapeMismatch, "the model has a fixed batch size of ", s[0], "; asked for ", n);
-  const int64_t cfg[4] = {n, file_.preprocess.channels, file_.preprocess.height, file_.preprocess.width};
-  for (size_t d = 1; d < s.size() && d < 4; ++d)
-    if (s[d] < 0) s[d] = cfg[d];
-  return s;
-}
+Shape QuantizedModel::input_shape(int64_t n) const { return batch_input_shape(graph_, file_.preprocess, n); }
 
-int64_t QuantizedModel::max_batch(int64_t wanted) const {
-  const Shape& s = graph_.values[graph_.inputs[0]].shape;
-  return (!s.empty() && s[0] > 0) ? s[0] : wanted;
-}
+int64_t QuantizedModel::max_batch(int64_t wanted) const { return fixed_batch_or(graph_, wanted); }
 
 Tensor QuantizedModel::forward(const Tensor& input) {
   auto& net = nets_[input.shape()];

@@ -412,10 +412,7 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
   auto add_constant = [&](const std::string& name, Tensor t) {
     Value v;
     v.name = name;
-    v.dtype = t.dtype();
-    v.shape = t.shape();
-    v.has_shape = true;
-    v.constant = std::move(t);
+    v.constant = std::move(t);  // add_value takes dtype and shape from it
     return lg.add_value(std::move(v));
   };
   auto add_node = [&](const std::string& op, const std::string& name, std::vector<int> in, std::vector<int> out,

@@ -17,10 +17,7 @@ int add_constant(Graph& g, const std::string& base, Tensor t) {
   for (int i = 1; g.find_value(name) >= 0; ++i) name = base + "_" + std::to_string(i);
   Value v;
   v.name = std::move(name);
-  v.dtype = t.dtype();
-  v.shape = t.shape();
-  v.has_shape = true;
-  v.constant = std::move(t);
+  v.constant = std::move(t);  // add_value takes dtype and shape from it
   return g.add_value(std::move(v));
 }
 

@@ -15,22 +15,14 @@ namespace lapq::quant {
 namespace {
 
 using testing::all_variants;
+using testing::bits_equal;
+using testing::count_op;
 using testing::make_config;
 using testing::make_resnet;
 using testing::random_input;
 using testing::Variant;
 
 const Shape kShape{3, 3, 10, 10};
-
-bool bits_equal(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
-}
-
-int count_op(const Graph& g, const std::string& op) {
-  int n = 0;
-  for (const Node& node : g.nodes) n += node.op == op;
-  return n;
-}
 
 // The unfolded paper form keeps BN only where the conv runs in FP32 (stem).
 TEST(QuantizedNetwork, LoweringShapes) {

@@ -17,6 +17,16 @@
 
 namespace lapq::quant::testing {
 
+// Same dtype, shape and bytes.
+inline bool bits_equal(const Tensor& a, const Tensor& b) { return a.equals(b); }
+
+// Nodes of type `op` in `g`.
+inline int count_op(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const Node& node : g.nodes) n += node.op == op;
+  return n;
+}
+
 struct NetBuilder {
   Graph g;
   std::mt19937 rng;
@@ -26,10 +36,7 @@ struct NetBuilder {
   int constant(Tensor t, const std::string& name) {
     Value v;
     v.name = name;
-    v.dtype = t.dtype();
-    v.shape = t.shape();
-    v.has_shape = true;
-    v.constant = std::move(t);
+    v.constant = std::move(t);  // add_value takes dtype and shape from it
     return g.add_value(std::move(v));
   }
   Tensor uniform(Shape s, float lo, float hi) {
