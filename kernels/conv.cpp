@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "kernels/rowsum.h"
 
 namespace lapq {
 
@@ -47,7 +48,8 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     LAPQ_CHECK(w.wei[i] >= lo && w.wei[i] <= hi, ErrorCode::kInvalidArgument, "weight ", int(w.wei[i]), " at index ",
                i, " does not fit ", w.bits, " bits", where);
   int4_ = w.bits <= 4;
-  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64;  // run_dw keeps KH row pointers
+  // run_dw keeps KH row pointers; the VNNI row kernel up to 64 tap offsets per row
+  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64 && p.KW <= 64;
   // Overflow bound: |acc| <= K*255*128 + |bias| (x16 for the nibble kernels).
   int64_t max_bias = 0;
   if (w.bias)
@@ -63,6 +65,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     packed_size_ = dw_packed_bytes(dw_->layout, p.OC, p.KH, p.KW);
   } else {
     gemm_ = &gemm_config(isa, int4_);
+    rowsum_ = &rowsum_kernels(isa);
     segmented_ = gemm_->igemm != nullptr && p.groups == 1 && p.dilation_w == 1 && icg_ % gemm_->kr != 0 &&
                  p.KH * p.KW > 1;
     seg_ = p.KW * icg_;
@@ -233,23 +236,14 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
             }
           }
         }
-        int32_t sum = 0;
-        if (need_rowsum)
-          for (size_t t = 0; t < taps; ++t)
-            for (int c = 0; c < icg_; ++c) sum += pp[t][c];
-        if (need_rowsum) s.rowsum[r] = sum - k_ * za_;
       }
+      if (need_rowsum) rowsum_->u8_indirect(mcount, taps, s.ptrs.data(), icg_, -k_ * za_, s.rowsum.data());
     } else if (direct) {
       a = src + m0 * p_.IC + g * icg_;
       a_stride = p_.IC;
       if (need_rowsum) {
         if (s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
-        for (int64_t r = 0; r < mcount; ++r) {
-          const uint8_t* row = a + r * a_stride;
-          int32_t sum = 0;
-          for (int k = 0; k < k_; ++k) sum += row[k];
-          s.rowsum[r] = sum - k_ * za_;
-        }
+        rowsum_->u8(mcount, a, a_stride, k_, -k_ * za_, s.rowsum.data());
       }
     } else {
       a_stride = size_t(kp_) * esz_a;
@@ -285,15 +279,11 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
           }
         }
         std::memset(row8 + size_t(k_) * esz_a, 0, size_t(kp_ - k_) * esz_a);  // K padding (zero weights)
-        if (need_rowsum) {
-          int32_t sum = 0;
-          if (cfg.a_u16)
-            for (int k = 0; k < k_; ++k) sum += reinterpret_cast<const uint16_t*>(row8)[k];
-          else
-            for (int k = 0; k < k_; ++k) sum += row8[k];
-          s.rowsum[r] = sum - k_ * za_;
-        }
       }
+      if (need_rowsum && cfg.a_u16)
+        rowsum_->u16(mcount, reinterpret_cast<const uint16_t*>(tile), kp_, k_, -k_ * za_, s.rowsum.data());
+      else if (need_rowsum)
+        rowsum_->u8(mcount, tile, a_stride, k_, -k_ * za_, s.rowsum.data());
       a = tile;
     }
     for (int64_t nci = nc0; nci < nc1; ++nci) {
@@ -363,7 +353,7 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
         for (int64_t c = c_lo; c < c_hi; ++c) row[c] = base + (c - p_.pad_left) * p_.IC;
         std::fill(row + c_hi, row + iwp, zero);
       }
-      const size_t xbytes = iwp * khp * 64;
+      const size_t xbytes = (iwp + 2 * size_t(p_.stride_w)) * khp * 64;  // + the <= 32-channel block's planes
       if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
       uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
       cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, cp, iwp, wpk, za_, x, d, p_.OC, &ep);
@@ -412,16 +402,10 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
     for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
       const uint8_t** pp = s.ptrs.data() + r * KH;  // (mcount, KH) segment pointers
       const int64_t iw0 = ow * p_.stride_w - p_.pad_left, ih0 = oh * p_.stride_h - p_.pad_top;
-      int32_t sum = 0;
       const int64_t off0 = ((n * H + ih0) * W + iw0) * p_.IC;
       if (ih0 >= 0 && ih0 + int64_t(KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + p_.KW <= W &&
           off0 + kh_step * int64_t(KH - 1) + segp_ <= src_size) {
         for (size_t kh = 0; kh < KH; ++kh) pp[kh] = src + off0 + kh_step * int64_t(kh);  // interior
-        if (need_rowsum) {
-          for (size_t kh = 0; kh < KH; ++kh)
-            for (int k = 0; k < seg_; ++k) sum += pp[kh][k];
-          s.rowsum[r] = sum - k_ * za_;
-        }
         continue;
       }
       for (size_t kh = 0; kh < KH; ++kh) {
@@ -440,11 +424,10 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
           std::memset(seg + seg_, 0, segp_ - seg_);
           pp[kh] = seg;
         }
-        if (need_rowsum)
-          for (int k = 0; k < seg_; ++k) sum += pp[kh][k];
       }
-      if (need_rowsum) s.rowsum[r] = sum - k_ * za_;
     }
+    // Each segment's first seg_ bytes are the window row (the rest meets zero weights).
+    if (need_rowsum) rowsum_->u8_indirect(mcount, KH, s.ptrs.data(), seg_, -k_ * za_, s.rowsum.data());
     for (int64_t nci = nc0; nci < nc1; ++nci) {
       const int64_t oc0 = nci * cfg.nr, nc = std::min<int64_t>(cfg.nr, p_.OC - oc0);
       GemmEpilogue e = ep;

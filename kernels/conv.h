@@ -35,6 +35,7 @@
 
 namespace lapq {
 
+struct RowSumKernels;  // kernels/rowsum.h
 struct Scratch;  // per-thread buffers of the drivers (kernels/conv.cpp)
 
 struct ConvParams {
@@ -111,6 +112,7 @@ class PackedConv {
   size_t block_bytes_ = 0, group_bytes_ = 0;
   const GemmConfig* gemm_ = nullptr;
   const DwConfig* dw_ = nullptr;
+  const RowSumKernels* rowsum_ = nullptr;  // GEMM paths: activation row sums (weight zero points)
   std::vector<float> wei_zp_;            // (OC) or empty
   std::vector<uint8_t> zero_row_;        // (IC) filled with za: the out-of-image pixel
   std::vector<uint8_t> packed_;          // packed weights start at a 64-byte boundary inside

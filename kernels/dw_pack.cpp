@@ -11,11 +11,12 @@ const DwConfig& dw_config(Isa isa) {
   static const DwConfig avx2{"u8s8_dwconv_c8__avx2", Isa::avx2, DwLayout::c16_s8, u8s8_dwconv_c8__avx2};
   static const DwConfig vnni{"u8s8_dwconv_c64t4__avx512vnni", Isa::avx512vnni, DwLayout::c64t4_s8, nullptr,
                              u8s8_dwconv_c64t4__avx512vnni};
-  LAPQ_CHECK(static_cast<int>(isa) <= static_cast<int>(host_isa()), ErrorCode::kUnsupported,
+  LAPQ_CHECK(isa_supported(isa), ErrorCode::kUnsupported,
              "dw_config: ISA ", isa_name(isa), " is not supported by this CPU");
   switch (isa) {
     case Isa::scalar: return scalar;
     case Isa::avx2:
+    case Isa::avxvnni:  // the AVX2 kernel (no AVX-VNNI depthwise kernel yet)
     case Isa::avx512: return avx2;  // no separate AVX-512 (non-VNNI) depthwise kernel
     case Isa::avx512vnni: return vnni;
   }

@@ -166,6 +166,10 @@ std::vector<ConvCase> awkward_cases() {
   add(1, 8, 8, make(16, 16, 3, 1, 2, 16, 2));// depthwise dilation 2
   add(1, 13, 11, make(7, 64, 7, 2, 3));      // stem-like 7x7 stride 2
   add(1, 4, 4, make(512, 24, 3, 1, 1));      // large K = 4608
+  add(1, 3, 203, make(40, 40, 3, 1, 1, 40));      // depthwise wide rows: several L1 chunks per row
+  add(1, 4, 251, make(96, 96, 3, 2, 1, 96));      // ... stride 2, 64 + 32 channels, odd output count
+  add(1, 3, 130, make(20, 20, 5, 1, 2, 20));      // ... 5x5
+  add(1, 5, 141, make(24, 24, 3, 1, 2, 24, 2));   // ... dilation 2
   {
     ConvParams p = make(5, 7, 3, 1, 0);
     p.pad_top = 0, p.pad_left = 1, p.pad_bottom = 2, p.pad_right = 0;  // asymmetric

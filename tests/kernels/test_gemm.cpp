@@ -15,6 +15,7 @@
 #include "kernels/epilogue.h"
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
+#include "kernels/rowsum.h"
 
 using namespace lapq;
 
@@ -209,9 +210,49 @@ TEST(GemmPack, Int4RejectsOutOfRangeWeights) {
 TEST(GemmConfigTable, KernelMatchesIsa) {
   for (bool int4 : {false, true}) {
     const GemmConfig& cfg = gemm_config(active_isa(), int4);
-    EXPECT_EQ(cfg.isa, active_isa());
-    EXPECT_NE(std::string(cfg.name).find(isa_name(active_isa())), std::string::npos) << cfg.name;
+    // avxvnni has no int4 kernel of its own: it runs the avx2 nibble kernel (and layout).
+    const Isa kernel_isa = int4 && active_isa() == Isa::avxvnni ? Isa::avx2 : active_isa();
+    EXPECT_EQ(cfg.isa, kernel_isa);
+    EXPECT_NE(std::string(cfg.name).find(std::string("__") + isa_name(kernel_isa)), std::string::npos) << cfg.name;
   }
+}
+
+// The active ISA's row-sum kernels against plain loops, bit for bit: lengths
+// around the 32/64-byte vectors, row counts around the 4/8-row reductions,
+// strides and segment pointers at odd offsets, all-255 rows (largest sums).
+TEST(RowSums, MatchPlainSums) {
+  const RowSumKernels& rs = rowsum_kernels(active_isa());
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> ad(0, 255);
+  for (int fill : {-1, 255})
+    for (size_t rows : {1, 3, 4, 7, 8, 9, 17})
+      for (size_t len : {1, 5, 31, 32, 33, 63, 64, 65, 127, 200, 4608}) {
+        SCOPED_TRACE(::testing::Message() << "rows=" << rows << " len=" << len << " fill=" << fill);
+        const size_t stride = len + 13, taps = 3;
+        std::vector<uint8_t> a(rows * stride + 1);
+        std::vector<uint16_t> a16(rows * stride);
+        for (auto& v : a) v = static_cast<uint8_t>(fill < 0 ? ad(rng) : fill);
+        for (size_t i = 0; i < a16.size(); ++i) a16[i] = a[i + 1];
+        const int32_t offset = -int32_t(len) * 77;
+        std::vector<int32_t> want(rows + 1, -1), want_ind(rows + 1, -1);
+        std::vector<const uint8_t*> ptrs(rows * taps);
+        for (size_t r = 0; r < rows; ++r) {
+          int32_t sum = offset, sum_ind = offset;
+          for (size_t k = 0; k < len; ++k) sum += a[1 + r * stride + k];
+          for (size_t t = 0; t < taps; ++t) {
+            ptrs[r * taps + t] = a.data() + ((r * 5 + t * 3) % rows) * stride + (t + 1) % 2;  // overlapping, odd
+            for (size_t k = 0; k < len; ++k) sum_ind += ptrs[r * taps + t][k];
+          }
+          want[r] = sum, want_ind[r] = sum_ind;
+        }
+        std::vector<int32_t> got(rows + 1, -1), got16(rows + 1, -1), got_ind(rows + 1, -1);
+        rs.u8(rows, a.data() + 1, stride, len, offset, got.data());
+        rs.u16(rows, a16.data(), stride, len, offset, got16.data());
+        rs.u8_indirect(rows, taps, ptrs.data(), len, offset, got_ind.data());
+        EXPECT_EQ(got, want);  // the last element (-1) checks nothing is written past rows
+        EXPECT_EQ(got16, want);
+        EXPECT_EQ(got_ind, want_ind);
+      }
 }
 
 }  // namespace

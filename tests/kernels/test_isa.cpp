@@ -13,15 +13,18 @@ TEST(Isa, ActiveIsHostCappedByEnvironment) {
   const char* env = std::getenv("LAPQ_MAX_ISA");
   if (env && *env) {
     const Isa cap = parse_isa(env);
-    const Isa expect = static_cast<int>(cap) < static_cast<int>(host_isa()) ? cap : host_isa();
+    Isa expect = Isa::scalar;  // the best supported level not above the cap
+    for (int i = 0; i <= static_cast<int>(cap); ++i)
+      if (isa_supported(static_cast<Isa>(i))) expect = static_cast<Isa>(i);
     EXPECT_EQ(active_isa(), expect);
+    EXPECT_TRUE(isa_supported(active_isa()));
   } else {
     EXPECT_EQ(active_isa(), host_isa());
   }
 }
 
 TEST(Isa, NamesRoundTrip) {
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512vnni}) EXPECT_EQ(parse_isa(isa_name(i)), i);
+  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512, Isa::avx512vnni}) EXPECT_EQ(parse_isa(isa_name(i)), i);
 }
 
 TEST(Isa, UnknownNameIsAnError) {
@@ -47,5 +50,13 @@ TEST(Isa, HostHasAtLeastWhatTheBuildMachineReports) {
   } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     expect = Isa::avx2;
   }
+  if (expect < Isa::avx512 && __builtin_cpu_supports("avxvnni")) expect = Isa::avxvnni;
   EXPECT_EQ(host_isa(), expect);
+  // Each level's own features, independent of the order.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  EXPECT_TRUE(isa_supported(Isa::scalar));
+  EXPECT_EQ(isa_supported(Isa::avx2), avx2);
+  EXPECT_EQ(isa_supported(Isa::avxvnni), avx2 && __builtin_cpu_supports("avxvnni"));
+  EXPECT_EQ(isa_supported(Isa::avx512), avx512);
+  EXPECT_EQ(isa_supported(Isa::avx512vnni), avx512 && __builtin_cpu_supports("avx512vnni"));
 }
