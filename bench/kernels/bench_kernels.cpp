@@ -1,7 +1,8 @@
 // Kernel benchmarks. Counters: GMACs = GMAC/s, peak% = share of the one-core
 // int8 peak (430 GMAC/s, vpdpbusd zmm x2/cycle, docs/performance-anchors.md).
 //   ukernel/<name>/k<K>           one microkernel call on L1-resident data
-//   conv/<net>/<layer>/b<N>/<impl> lapq_s8 | lapq_s4 | onednn_s8 on the same shape
+//   conv/<net>/<layer>/b<N>/<impl> lapq_s8 | lapq_s4 | onednn_s8 on the same shape; lapq_s8_wzp
+//                                 with weight zero points (row sums); cold_lapq_s{8,4}: weights from L3
 // Threads: 1 unless --threads=<n> is given (before the benchmark flags); with 1
 // thread the rates use the thread's CPU time (robust on a shared machine), with
 // more threads the wall time.
@@ -108,10 +109,14 @@ std::shared_ptr<Data> make_data(const Layer& l, int N) {
   return d;
 }
 
-void bench_lapq(benchmark::State& state, Layer l, int N, int bits, std::shared_ptr<Data> d) {
+// wzp: with per-channel weight zero points (asymmetric / mid-rise weight grids),
+// which adds the activation row sums to every output pixel.
+void bench_lapq(benchmark::State& state, Layer l, int N, int bits, std::shared_ptr<Data> d, bool wzp = false) {
   ConvWeights w;
   w.wei = bits == 8 ? d->w8.data() : d->w4.data();
   w.bits = bits;
+  const std::vector<float> zero_points(l.p.OC, 0.5f);
+  if (wzp) w.wei_zero_point = zero_points.data();
   PackedConv conv(l.p, w);
   const RequantU8 q{d->scale.data(), nullptr, 0, 0, 255};
   for (auto _ : state) {
@@ -195,9 +200,10 @@ int main(int argc, char** argv) {
       if (N == 8 && (l.H >= 112 || std::strcmp(l.net, "resnet50") != 0)) continue;  // keep the run short
       auto d = make_data(l, N);
       const std::string base = std::string("conv/") + l.net + "/" + l.name + "/b" + std::to_string(N) + "/";
-      for (auto* b : {benchmark::RegisterBenchmark((base + "lapq_s8").c_str(), bench_lapq, l, N, 8, d),
+      for (auto* b : {benchmark::RegisterBenchmark((base + "lapq_s8").c_str(), bench_lapq, l, N, 8, d, false),
                       benchmark::RegisterBenchmark((base + "onednn_s8").c_str(), bench_onednn, l, N, d),
-                      benchmark::RegisterBenchmark((base + "lapq_s4").c_str(), bench_lapq, l, N, 4, d)})
+                      benchmark::RegisterBenchmark((base + "lapq_s4").c_str(), bench_lapq, l, N, 4, d, false),
+                      benchmark::RegisterBenchmark((base + "lapq_s8_wzp").c_str(), bench_lapq, l, N, 8, d, true)})
         if (threads > 1) b->UseRealTime();
       const bool weight_bound = N == 1 && l.p.KH == 1 && l.H <= 7;  // FC and 1x1 at 7x7
       if (weight_bound)
