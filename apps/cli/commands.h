@@ -34,5 +34,6 @@ void add_eval_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_export_command(CLI::App& app);  // export (and import) of ONNX QDQ models
 
 }  // namespace lapq::cli

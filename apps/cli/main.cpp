@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   lapq::cli::add_info_command(app);
   lapq::cli::add_quantize_command(app);
   lapq::cli::add_bench_command(app);
+  lapq::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,298 @@
+// ONNX QDQ export and import: export -> import gives back the same quantized
+// network (identical config grids, bit-identical logits) on the random
+// ResNet-style graph (every bit width / grid / granularity / BN form the
+// executor supports without bias correction) and on the embedded model
+// quantized W8A8 (deploy); malformed QDQ is a clear lapq::Error.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <string>
+
+#include "api/quantize.h"
+#include "engine/error.h"
+#include "quant/qdq_export.h"
+#include "quant/qdq_import.h"
+#include "tests/quant/test_quantized_network_util.h"
+
+namespace lapq::quant {
+namespace {
+
+using testing::all_variants;
+using testing::make_config;
+using testing::make_resnet;
+using testing::random_input;
+using testing::Variant;
+
+const Shape kShape{3, 3, 10, 10};
+
+void expect_same_grids(const QuantConfig& a, const QuantConfig& b, const std::string& what) {
+  ASSERT_EQ(a.weights.size(), b.weights.size()) << what;
+  for (size_t i = 0; i < a.weights.size(); ++i) {
+    const WeightQuant &x = a.weights[i], &y = b.weights[i];
+    EXPECT_EQ(x.node_name, y.node_name) << what;
+    EXPECT_EQ(x.bits, y.bits) << what << " " << x.node_name;
+    EXPECT_EQ(x.grid, y.grid) << what << " " << x.node_name;
+    EXPECT_EQ(x.per_channel, y.per_channel) << what << " " << x.node_name;
+    ASSERT_EQ(x.alpha.size(), y.alpha.size()) << what << " " << x.node_name;
+    for (size_t c = 0; c < x.alpha.size(); ++c)  // the same step (alpha may differ by an ulp with the same step)
+      EXPECT_EQ(int_params(make_grid(x.grid, x.alpha[c], x.bits)).scale,
+                int_params(make_grid(y.grid, y.alpha[c], y.bits)).scale)
+          << what << " " << x.node_name << " channel " << c;
+  }
+  ASSERT_EQ(a.acts.size(), b.acts.size()) << what;
+  for (size_t j = 0; j < a.acts.size(); ++j) {
+    const ActQuant &x = a.acts[j], &y = b.acts[j];
+    EXPECT_EQ(x.bits, y.bits) << what << " " << x.value_name;
+    const auto grid = [](const ActQuant& q) {
+      return q.grid == GridKind::kUnsigned ? make_unsigned_grid(q.alpha, q.bits)
+                                           : make_asymmetric_grid(q.lo, q.alpha, q.bits);
+    };
+    const IntParams px = int_params(grid(x)), py = int_params(grid(y));
+    EXPECT_EQ(px.scale, py.scale) << what << " " << x.value_name;
+    EXPECT_EQ(px.zero_point, py.zero_point) << what << " " << x.value_name;
+    EXPECT_EQ(px.code_max, py.code_max) << what << " " << x.value_name;
+  }
+}
+
+TEST(Qdq, RandomResNetRoundTripIsBitIdentical) {
+  const Tensor calib = random_input(kShape, 1), x = random_input(kShape, 2);
+  int tested = 0;
+  for (Variant v : all_variants()) {
+    if (v.bias_correction) continue;  // not expressible in QDQ (tested below)
+    for (bool paper : {false, true}) {
+      v.quantize_input = !paper;
+      const Graph g = make_resnet(v.fold_bn);
+      const QuantConfig cfg = make_config(g, v, calib);
+      QdqExportOptions o;
+      o.int32_bias = false;  // the FP32 bias as it is: exact
+      const std::string bytes = export_qdq(g, cfg, o);
+      const QdqImport r = import_qdq_from_memory(bytes, v.str());
+      expect_same_grids(cfg, r.file.config, v.str());
+      QuantizedNetwork a(g, cfg, kShape, 1), b(r.graph, r.file.config, kShape, 1);
+      EXPECT_TRUE(a.forward(x).equals(b.forward(x))) << v.str() << "\n" << r.summary;
+      ++tested;
+    }
+  }
+  EXPECT_EQ(tested, 32);
+}
+
+TEST(Qdq, BiasCorrectionIsRefusedNamingTheLayer) {
+  Variant v;
+  v.bias_correction = true;
+  const Graph g = make_resnet(false);
+  const QuantConfig cfg = make_config(g, v, random_input(kShape, 1));
+  try {
+    export_qdq(g, cfg);
+    FAIL() << "exported a bias-corrected layer";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("'stem'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bias correction"), std::string::npos) << e.what();
+  }
+}
+
+// int32 bias (ONNX Runtime's fused form): the grids come back; the bias is
+// rounded to s_in*s_w, so the logits are close, not identical.
+TEST(Qdq, Int32BiasKeepsGridsAndRoundsTheBias) {
+  Variant v;
+  v.wgrid = GridKind::kSymmetric;
+  v.fold_bn = true;
+  v.per_channel = true;
+  const Graph g = make_resnet(true);
+  const Tensor calib = random_input(kShape, 1), x = random_input(kShape, 2);
+  const QuantConfig cfg = make_config(g, v, calib);
+  const std::string bytes = export_qdq(g, cfg);
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(bytes));
+  int int32_bias = 0;
+  for (const auto& t : m.graph().initializer()) int32_bias += t.data_type() == onnx::TensorProto::INT32;
+  EXPECT_EQ(int32_bias, 8);  // the 7 convs and the FC have a bias and a quantized input
+  const QdqImport r = import_qdq_from_memory(bytes, "int32 bias");
+  expect_same_grids(cfg, r.file.config, "int32 bias");
+  QuantizedNetwork a(g, cfg, kShape, 1), b(r.graph, r.file.config, kShape, 1);
+  const Tensor la = a.forward(x), lb = b.forward(x);
+  float range = 0.f, diff = 0.f;
+  for (int64_t i = 0; i < la.numel(); ++i) {
+    range = std::max(range, std::fabs(la.data<float>()[i]));
+    diff = std::max(diff, std::fabs(la.data<float>()[i] - lb.data<float>()[i]));
+  }
+  // A bias error of at most s_in*s_w/2 is ~1/255 of an output step: at most a few codes flip.
+  EXPECT_LT(diff, 0.05f * range);
+}
+
+// The embedded model quantized W8A8 with the deploy preset (max clipping, random calibration).
+TEST(Qdq, EmbeddedModelW8A8RoundTripIsBitIdentical) {
+  ModelOptions mo;
+  mo.num_threads = 1;
+  Model fp32 = Model::load(std::string(LAPQ_SOURCE_DIR) + "/models/fashion_resnet.onnx", mo);
+  for (bool per_channel : {false, true}) {
+    QuantizeOptions o;
+    o.preset.bits = {8, 8};
+    o.preset.per_channel = per_channel;
+    o.lapq.method = InitMethod::kMax;
+    o.lapq.quiet = true;
+    o.lapq.num_threads = 1;
+    const Tensor calib = random_input({32, 1, 28, 28}, 5);
+    o.lapq.objective = Objective::kKl;  // unlabelled calibration images
+    o.calib = make_calibration(calib, std::vector<int>(32, -1), 16);
+    QuantizedModel qm = quantize(fp32, o);
+    QdqExportOptions eo;
+    eo.int32_bias = false;
+    const QdqImport r = import_qdq_from_memory(export_qdq(qm.graph(), qm.config(), eo), "fashion_resnet");
+    expect_same_grids(qm.config(), r.file.config, "fashion_resnet");
+    QuantizedModel back(r.file, r.graph, "fashion_resnet.qdq", 1);
+    const Tensor x = random_input({4, 1, 28, 28}, 9);
+    EXPECT_TRUE(qm.forward(x).equals(back.forward(x))) << r.summary;
+  }
+}
+
+// ---- malformed QDQ ----------------------------------------------------------------
+
+// x[1,2,4,4] -> Q -> DQ -> Conv(DQ(w int8 [3,2,1,1])) -> y
+struct TinyQdq {
+  onnx::ModelProto m;
+  onnx::TensorProto* w_scale = nullptr;
+  onnx::TensorProto* w_zp = nullptr;
+  onnx::TensorProto* a_scale = nullptr;
+  onnx::NodeProto* w_dq = nullptr;
+  TinyQdq() {
+    m.set_ir_version(7);
+    auto* imp = m.add_opset_import();
+    imp->set_version(13);
+    auto* g = m.mutable_graph();
+    auto* in = g->add_input();
+    in->set_name("x");
+    auto* tt = in->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int d : {1, 2, 4, 4}) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    auto* w = g->add_initializer();
+    w->set_name("w");
+    w->set_data_type(onnx::TensorProto::INT8);
+    for (int d : {3, 2, 1, 1}) w->add_dims(d);
+    w->set_raw_data(std::string("\x01\x02\x03\xfd\x05\x7f", 6));
+    w_scale = scalar("w_scale", 0.5f);
+    w_zp = g->add_initializer();
+    w_zp->set_name("w_zp");
+    w_zp->set_data_type(onnx::TensorProto::INT8);
+    w_zp->set_raw_data(std::string(1, '\0'));
+    a_scale = scalar("a_scale", 0.1f);
+    auto* a_zp = g->add_initializer();
+    a_zp->set_name("a_zp");
+    a_zp->set_data_type(onnx::TensorProto::UINT8);
+    a_zp->set_raw_data(std::string(1, '\x80'));
+    node("QuantizeLinear", {"x", "a_scale", "a_zp"}, "xq");
+    node("DequantizeLinear", {"xq", "a_scale", "a_zp"}, "xdq");
+    w_dq = node("DequantizeLinear", {"w", "w_scale", "w_zp"}, "wdq");
+    node("Conv", {"xdq", "wdq"}, "y");
+    auto* out = g->add_output();
+    out->set_name("y");
+    out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  }
+  onnx::TensorProto* scalar(const std::string& name, float v) {
+    auto* t = m.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(v);
+    return t;
+  }
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(out);
+    for (auto& s : in) n->add_input(s);
+    n->add_output(out);
+    return n;
+  }
+  std::string bytes() const {
+    std::string s;
+    m.SerializeToString(&s);
+    return s;
+  }
+};
+
+void expect_qdq_error(const TinyQdq& t, ErrorCode code, const std::string& needle) {
+  try {
+    import_qdq_from_memory(t.bytes(), "tiny.onnx");
+    FAIL() << "imported bad QDQ (" << needle << ")";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tiny.onnx"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Qdq, TinyModelImports) {
+  TinyQdq t;
+  const QdqImport r = import_qdq_from_memory(t.bytes(), "tiny.onnx");
+  ASSERT_EQ(r.file.config.weights.size(), 1u);
+  EXPECT_EQ(r.file.config.weights[0].grid, GridKind::kSymmetric);
+  EXPECT_EQ(r.file.config.weights[0].bits, 8);
+  ASSERT_EQ(r.file.config.acts.size(), 1u);
+  EXPECT_EQ(r.file.config.acts[0].grid, GridKind::kAsymmetric);
+  const Grid g = make_asymmetric_grid(r.file.config.acts[0].lo, r.file.config.acts[0].alpha, 8);
+  EXPECT_EQ(g.step, 0.1f);
+  EXPECT_EQ(g.zero_point, 128);
+  // The weight came back as codes * scale.
+  const Tensor& w = r.graph.values[r.graph.find_value("wdq")].constant;
+  EXPECT_EQ(w.data<float>()[3], -1.5f);
+  EXPECT_EQ(w.data<float>()[5], 63.5f);
+}
+
+TEST(Qdq, BadQdqIsAClearError) {
+  {
+    TinyQdq t;
+    t.w_scale->set_float_data(0, 0.f);
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "scale[0] = 0");
+  }
+  {
+    TinyQdq t;
+    t.a_scale->set_float_data(0, -1.f);
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "must be finite and > 0");
+  }
+  {  // per-axis scale of length 2 on axis 0 (3 output channels)
+    TinyQdq t;
+    t.w_scale->add_dims(2);
+    t.w_scale->add_float_data(0.25f);
+    t.w_zp->add_dims(2);
+    t.w_zp->set_raw_data(std::string(2, '\0'));
+    auto* a = t.w_dq->add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(0);
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "per-axis scale has 2 values but axis 0");
+  }
+  {  // a valid per-axis scale, but on the input channels
+    TinyQdq t;
+    t.w_scale->add_dims(2);
+    t.w_scale->add_float_data(0.25f);
+    t.w_zp->add_dims(2);
+    t.w_zp->set_raw_data(std::string(2, '\0'));
+    expect_qdq_error(t, ErrorCode::kUnsupported, "per-axis weight scale on axis 1");
+  }
+  {
+    TinyQdq t;
+    t.w_zp->set_data_type(onnx::TensorProto::UNDEFINED);
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "'w_zp' has no data type");
+  }
+  {
+    TinyQdq t;
+    t.w_zp->set_data_type(onnx::TensorProto::UINT8);
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "zero point type");
+  }
+  {  // requantization: the DequantizeLinear uses another scale
+    TinyQdq t;
+    t.scalar("b_scale", 0.2f);
+    t.m.mutable_graph()->mutable_node(1)->set_input(1, "b_scale");
+    expect_qdq_error(t, ErrorCode::kUnsupported, "different grids");
+  }
+  {  // a grid hint that the codes contradict (odd codes expected)
+    TinyQdq t;
+    auto* p = t.m.add_metadata_props();
+    p->set_key(std::string(kQdqWeightGridKey) + "w");
+    p->set_value("lapq-midrise:4");
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "not on the lapq-midrise:4 grid");
+  }
+}
+
+}  // namespace
+}  // namespace lapq::quant
