@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lapq vs ONNX Runtime on the same ONNX files, alternating, batch 1 (docs/benchmarks.md).
 #
-#   bench/compare_ort.sh [--lapq BIN] [--threads 1,2] [--rounds 3] [--runs 20] MODEL.onnx...
+#   bench/compare_ort.sh [--lapq BIN] [--threads 1,2] [--rounds 3] [--runs 20] [--int8-bits w8a8]
+#                        [--per-channel] [--no-fp32] MODEL.onnx...
 #
 # Installs onnxruntime-node 1.30.0 from the npm registry into build/ort when missing
 # (--ignore-scripts: the package ships libonnxruntime for linux-x64; its postinstall
@@ -10,12 +11,17 @@
 # (so machine noise hits both alike), and prints the median over rounds of each
 # tool's median latency and the ratio lapq/ORT (< 1: lapq is faster).
 #
-# int8: needs `lapq export --format onnx-qdq` (issue 5 part 5) to give ORT the same
-# quantized model; when the lapq binary has no `export` command the int8 rows are skipped.
+# int8: `lapq export --format onnx-qdq --bits w8a8 --quantize-layer-outputs M.onnx Q.onnx`
+# quantizes the model on the spot (max clipping on random inputs: latency does not depend
+# on the clipping values) and writes it as an ONNX QDQ model with int32 biases and every
+# conv output quantized, the form ONNX Runtime runs entirely on QLinearConv / QLinearAdd /
+# QGemm. `lapq import` reads that file back into a .lapq, so both tools time exactly the
+# same quantized model (lapq: `lapq bench --bits file`). Rows are skipped when lapq has no
+# `export` command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20
+LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20 INT8_BITS=w8a8 PER_CHANNEL="" FP32=1
 # Passive OpenMP waiting for lapq: spinning pool threads starve the other runs on a loaded machine (docs/benchmarks.md).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 MODELS=()
@@ -25,7 +31,10 @@ while [[ $# -gt 0 ]]; do
     --threads) THREADS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --int8-bits) INT8_BITS=$2; shift 2 ;;
+    --per-channel) PER_CHANNEL=--per-channel; shift ;;
+    --no-fp32) FP32=0; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "compare_ort.sh: unknown option $1" >&2; exit 2 ;;
     *) MODELS+=("$1"); shift ;;
   esac
@@ -59,6 +68,7 @@ for model in "${MODELS[@]}"; do
           sed 's/^[^,]*,/1,/')
   IFS=, read -ra tlist <<< "$THREADS"
   for t in "${tlist[@]}"; do
+    [[ $FP32 -eq 1 ]] || continue
     lapq_ms=() ort_ms=()
     for ((r = 0; r < ROUNDS; ++r)); do
       lapq_ms+=("$("$LAPQ" bench --model "$model" --bits fp32 --threads "$t" --batch 1 --runs "$RUNS" --json |
@@ -71,9 +81,27 @@ for model in "${MODELS[@]}"; do
     printf "%-22s %-6s %7s %12.3f %12.3f %10.2f\n" "$(basename "$model")" fp32 "$t" "$l" "$o" \
       "$(awk -v a="$l" -v b="$o" 'BEGIN {print a / b}')"
   done
+  if [[ $HAS_EXPORT -eq 0 ]]; then
+    echo "int8: skipped: this lapq has no 'export --format onnx-qdq' command" >&2
+    continue
+  fi
+  tmp=$(mktemp -d)
+  base="$tmp/$(basename "$model" .onnx).$INT8_BITS"
+  "$LAPQ" export --format onnx-qdq --bits "$INT8_BITS" $PER_CHANNEL --quantize-layer-outputs "$model" \
+    "$base.qdq.onnx" >&2
+  "$LAPQ" import --format onnx-qdq "$base.qdq.onnx" "$base.lapq" > /dev/null
+  for t in "${tlist[@]}"; do
+    lapq_ms=() ort_ms=()
+    for ((r = 0; r < ROUNDS; ++r)); do
+      lapq_ms+=("$("$LAPQ" bench --model "$base.lapq" --bits file --threads "$t" --batch 1 --runs "$RUNS" --json |
+                   json_field median_ms)")
+      ort_ms+=("$(node "$ROOT/bench/ort/bench_ort.js" --model "$base.qdq.onnx" --shape "$shape" --threads "$t" \
+                  --runs "$RUNS" | json_field median_ms)")
+    done
+    l=$(printf "%s\n" "${lapq_ms[@]}" | median)
+    o=$(printf "%s\n" "${ort_ms[@]}" | median)
+    printf "%-22s %-6s %7s %12.3f %12.3f %10.2f\n" "$(basename "$model")" "$INT8_BITS" "$t" "$l" "$o" \
+      "$(awk -v a="$l" -v b="$o" 'BEGIN {print a / b}')"
+  done
+  rm -rf "$tmp"
 done
-if [[ $HAS_EXPORT -eq 0 ]]; then
-  echo "int8: skipped: this lapq has no 'export --format onnx-qdq' command yet (issue 5 part 5)"
-else
-  echo "int8: skipped: lapq has 'export' now, but this script does not yet quantize + export + time the QDQ file"
-fi

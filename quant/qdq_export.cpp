@@ -11,9 +11,11 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "engine/error.h"
+#include "engine/plan.h"
 #include "quant/grid.h"
 
 namespace lapq::quant {
@@ -62,6 +64,7 @@ class Exporter {
 
   std::string run() {
     index_config();
+    plan_layer_outputs();
     const int opset = std::max(o_.opset, g_.opset);
     if (g_.opset < 13)
       for (const Node& n : g_.nodes)
@@ -80,30 +83,12 @@ class Exporter {
     for (const Value& v : g_.values) used_.insert(v.name);
 
     for (int in : g_.inputs) {
-      const Value& v = g_.values[in];
-      auto* vi = gp_->add_input();
-      vi->set_name(v.name);
-      auto* tt = vi->mutable_type()->mutable_tensor_type();
-      tt->set_elem_type(onnx_type(v.dtype));
-      if (v.has_shape || !v.shape.empty()) {
-        auto* shape = tt->mutable_shape();
-        for (size_t d = 0; d < v.shape.size(); ++d) {
-          auto* dim = shape->add_dim();
-          std::string param = d == 0 ? "N" : "d";  // built by append: GCC 12 warns on "d" + to_string
-          if (d > 0) param.append(std::to_string(d));
-          if (v.shape[d] >= 0)
-            dim->set_dim_value(v.shape[d]);
-          else
-            dim->set_dim_param(param);
-        }
-      }
+      declare(gp_->add_input(), g_.values[in]);
       if (act_of_[in] >= 0) emit_qdq(in);
     }
     for (size_t i = 0; i < g_.nodes.size(); ++i) emit_node(static_cast<int>(i));
     for (int out : g_.outputs) {
-      auto* vi = gp_->add_output();
-      vi->set_name(g_.values[out].name);
-      vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx_type(g_.values[out].dtype));
+      declare(gp_->add_output(), g_.values[out]);
     }
     std::string bytes;
     LAPQ_CHECK(m_.SerializeToString(&bytes), ErrorCode::kInternal, "QDQ export: serializing the model failed");
@@ -128,6 +113,25 @@ class Exporter {
                      (w.node_name.empty() || g_.node_label(w.node) == w.node_name),
                  ErrorCode::kInvalidArgument, "QDQ export: quantized layer '", w.node_name, "' does not match the graph");
       wq_of_[w.node] = static_cast<int>(i);
+    }
+  }
+
+  // Name, element type and shape of a graph input / output. Unknown dims are symbolic:
+  // "N" for the batch (shared by inputs and outputs), "<value>_d<i>" otherwise.
+  static void declare(onnx::ValueInfoProto* vi, const Value& v) {
+    vi->set_name(v.name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx_type(v.dtype));
+    if (!v.has_shape && v.shape.empty()) return;
+    auto* shape = tt->mutable_shape();
+    for (size_t d = 0; d < v.shape.size(); ++d) {
+      auto* dim = shape->add_dim();
+      std::string param = d == 0 ? "N" : v.name;  // built by append: GCC 12 warns on "d" + to_string
+      if (d > 0) param.append("_d").append(std::to_string(d));
+      if (v.shape[d] >= 0)
+        dim->set_dim_value(v.shape[d]);
+      else
+        dim->set_dim_param(param);
     }
   }
 
@@ -192,17 +196,17 @@ class Exporter {
 
   // QuantizeLinear -> DequantizeLinear after value v (uint8, lapq's grid);
   // below 8 bits a Clip to the grid's code range first (uint8 saturates at 255).
-  void emit_qdq(int v) {
-    const ActQuant& q = c_.acts[act_of_[v]];
-    const Grid grid = act_grid(q);
+  void emit_qdq(int v) { emit_qdq(v, act_grid(c_.acts[act_of_[v]])); }
+  void emit_qdq(int v, const Grid& grid) {
+    const int bits = grid.bits;
     const IntParams p = int_params(grid);
     const std::string& name = g_.values[v].name;
     std::string src = name;
-    if (q.bits < 8) {
+    if (bits < 8) {
       // The dequantized values of the end codes, computed as lapq's Dequantize does.
       const float lo = static_cast<float>(p.code_min - p.zero_point) * p.scale;
       const float hi = static_cast<float>(p.code_max - p.zero_point) * p.scale;
-      const std::string clipped = fresh(name + ":clip" + std::to_string(q.bits));
+      const std::string clipped = fresh(name + ":clip" + std::to_string(bits));
       add_node("Clip", clipped, {src, add_init(name + ":clip_lo", Tensor::scalar_f32(lo)),
                                  add_init(name + ":clip_hi", Tensor::scalar_f32(hi))},
                {clipped});
@@ -323,8 +327,52 @@ class Exporter {
     for (const auto& [k, v] : n.attrs.all())
       if (k.rfind("lapq.", 0) != 0) set_attr(node, k, v);
     if (fused) emit_activation(n.activation, out[0], final_out, n.name);
-    for (int v : n.outputs)
+    for (int v : n.outputs) {
       if (v >= 0 && act_of_[v] >= 0) emit_qdq(v);
+      if (v >= 0 && extra_.count(v)) emit_qdq(v, extra_.at(v));
+    }
+  }
+
+  // quantize_layer_outputs: grids for the FP32 outputs of quantized layers.
+  void plan_layer_outputs() {
+    if (!o_.quantize_layer_outputs) return;
+    const auto consumers = g_.consumers();
+    std::vector<bool> is_output(g_.values.size(), false);
+    for (int v : g_.outputs) is_output[v] = true;  // the logits stay FP32 (ORT fuses DQ -> Gemm with a float output)
+    std::vector<int> fitted;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (wq_of_[i] < 0) continue;
+      const int y = g_.nodes[i].outputs[0];
+      if (act_of_[y] >= 0 || is_output[y] || g_.values[y].dtype != DType::kF32) continue;
+      const auto& readers = consumers[y];
+      if (std::any_of(readers.begin(), readers.end(),
+                      [&](int r) { return g_.nodes[r].op == "BatchNormalization"; }))
+        continue;  // unfolded BN: the executor absorbs it into the layer's epilogue
+      if (readers.size() == 1 && g_.nodes[readers[0]].op == "MaxPool" && g_.nodes[readers[0]].outputs.size() == 1 &&
+          act_of_[g_.nodes[readers[0]].outputs[0]] >= 0) {
+        extra_[y] = act_grid(c_.acts[act_of_[g_.nodes[readers[0]].outputs[0]]]);
+        continue;
+      }
+      fitted.push_back(y);
+    }
+    if (fitted.empty()) return;
+    LAPQ_CHECK(!o_.calib.empty(), ErrorCode::kInvalidArgument,
+               "QDQ export: quantize_layer_outputs needs calibration inputs for the ranges of ", fitted.size(),
+               " layer outputs");
+    std::vector<float> lo(fitted.size(), 0.f), hi(fitted.size(), 0.f);
+    for (const Tensor& x : o_.calib) {
+      PlanOptions po;
+      po.reuse_memory = false;
+      Plan plan(g_, {x.shape()}, po);
+      plan.run({x});
+      for (size_t k = 0; k < fitted.size(); ++k)
+        for (float v : plan.value(fitted[k]).span<float>()) {
+          lo[k] = std::min(lo[k], v);
+          hi[k] = std::max(hi[k], v);
+        }
+    }
+    for (size_t k = 0; k < fitted.size(); ++k)
+      extra_[fitted[k]] = lo[k] >= 0.f ? make_unsigned_grid(hi[k], 8) : make_asymmetric_grid(lo[k], hi[k], 8);
   }
 
   void emit_activation(const FusedActivation& a, const std::string& x, const std::string& y, const std::string& base) {
@@ -363,6 +411,7 @@ class Exporter {
   onnx::ModelProto m_;
   onnx::GraphProto* gp_ = nullptr;
   std::vector<int> act_of_, wq_of_;
+  std::map<int, Grid> extra_;  // value -> grid of an FP32 layer output quantized for ORT
   std::vector<std::string> read_name_;
   std::set<int> emitted_;
   std::set<std::string> used_;

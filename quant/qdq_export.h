@@ -32,6 +32,18 @@ struct QdqExportOptions {
   // that is newer. 13 is the first with per-axis QuantizeLinear /
   // DequantizeLinear.
   int opset = 13;
+  // ONNX Runtime runs a Conv / Gemm on its int8 kernels only when its output
+  // goes through QuantizeLinear too. lapq keeps the output of a quantized layer
+  // in FP32 where it is not a quantized activation (the convs of a residual
+  // branch feed the residual add in FP32; a conv before a MaxPool whose output
+  // is quantized). With this set, such outputs get a QuantizeLinear ->
+  // DequantizeLinear as well: before a MaxPool, the MaxPool output's grid (exact:
+  // max commutes with a monotone quantizer); elsewhere an 8-bit grid fitted
+  // max-abs (min / max) on `calib` (batches for the graph's input). The file is
+  // then a slightly more quantized model than the .lapq (lapq's importer runs
+  // exactly that model); it exists to time ORT's fully fused int8 path.
+  bool quantize_layer_outputs = false;
+  std::vector<Tensor> calib;
 };
 
 // Metadata key that tells an importer the grid of a weight initializer

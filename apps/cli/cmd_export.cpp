@@ -7,10 +7,15 @@
 //
 // lapq import --format onnx-qdq IN.onnx OUT.lapq: the reverse (quant/qdq_import.h).
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "apps/cli/commands.h"
+#include "frontends/dataset/image_folder.h"
+#include "frontends/image/preprocess_config.h"
 #include "quant/qdq_export.h"
 #include "quant/qdq_import.h"
 
@@ -27,7 +32,51 @@ struct ExportArgs {
   std::string calib;
   std::string save_lapq;
   int threads = 0;
+  bool layer_outputs = false;
 };
+
+// Calibration batches for the graph input: images from --calib, else 8 random N(0,1) inputs.
+std::vector<Tensor> calib_batches(const ExportArgs& a, const PreprocessConfig& pre, const Shape& shape8) {
+  if (!a.calib.empty()) {
+    const ImageFolder ds = ImageFolder::open(a.calib);
+    return quant::load_calibration(ds, 64, 0, 32, pre).batches;
+  }
+  Tensor x(DType::kF32, shape8);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (float& v : x.span<float>()) v = d(rng);
+  return {x};
+}
+
+// OUT.onnx.json (+ OUT.onnx.labels.txt): the model's preprocessing and labels in the
+// sidecar form every lapq command (and `lapq import`) reads next to an ONNX file.
+void write_sidecar(const std::string& onnx_path, const PreprocessConfig& p, const std::vector<std::string>& labels) {
+  nlohmann::json j;
+  j["input_size"] = {p.channels, p.height, p.width};
+  if (p.resize_short > 0)
+    j["resize"] = p.resize_short;
+  else if (p.resize_h > 0 && p.resize_w > 0)
+    j["resize"] = {p.resize_h, p.resize_w};
+  else
+    j["resize"] = nullptr;
+  j["crop"] = p.has_crop() ? nlohmann::json{p.crop_h, p.crop_w} : nlohmann::json(nullptr);
+  j["mean"] = p.mean;
+  j["std"] = p.stddev;
+  j["color"] = p.color == ColorMode::kGray ? "gray" : p.color == ColorMode::kBgr ? "bgr" : "rgb";
+  j["scale"] = p.scale;
+  j["resize_backend"] = p.backend == ResizeBackend::kTensor ? "tensor" : "pil";
+  if (!labels.empty()) {
+    const std::string labels_path = onnx_path + ".labels.txt";
+    std::ofstream lf(labels_path, std::ios::trunc);
+    for (const std::string& l : labels) lf << l << "\n";
+    LAPQ_CHECK(lf.good(), ErrorCode::kIo, "cannot write ", labels_path);
+    j["labels"] = std::filesystem::path(labels_path).filename().string();
+  }
+  const std::string path = sidecar_path_for_model(onnx_path);
+  std::ofstream f(path, std::ios::trunc);
+  f << j.dump(2) << "\n";
+  LAPQ_CHECK(f.good(), ErrorCode::kIo, "cannot write ", path);
+}
 
 QuantizedModel quantize_on_the_spot(const ExportArgs& a) {
   ModelOptions mo;
@@ -44,12 +93,8 @@ QuantizedModel quantize_on_the_spot(const ExportArgs& a) {
     o.calib_dir = a.calib;
     o.calib_size = 64;
   } else {
-    const Shape shape = fp32.input_shape(8);
-    Tensor x(DType::kF32, shape);
-    std::mt19937 rng(1);
-    std::normal_distribution<float> d(0.f, 1.f);
-    for (float& v : x.span<float>()) v = d(rng);
-    o.calib = quant::make_calibration(x, std::vector<int>(static_cast<size_t>(shape[0]), -1), shape[0]);
+    const Tensor x = calib_batches(a, fp32.preprocess(), fp32.input_shape(8))[0];
+    o.calib = quant::make_calibration(x, std::vector<int>(static_cast<size_t>(x.dim(0)), -1), x.dim(0));
   }
   std::fprintf(stderr, "quantizing %s to %s on the spot (max clipping, %s)\n", a.in.c_str(), a.bits.c_str(),
                a.calib.empty() ? "8 random N(0,1) inputs" : "64 calibration images");
@@ -67,7 +112,10 @@ void run_export(const ExportArgs& a) {
   quant::QdqExportOptions o;
   o.int32_bias = a.bias == "int32";
   o.opset = a.opset;
+  o.quantize_layer_outputs = a.layer_outputs;
+  if (a.layer_outputs) o.calib = calib_batches(a, qm.preprocess(), qm.input_shape(8));
   quant::save_qdq(a.out, qm.graph(), qm.config(), o);
+  write_sidecar(a.out, qm.preprocess(), qm.labels());
   std::printf("wrote %s (ONNX QDQ, %zu quantized weights, %zu quantized activations, %s bias)\n", a.out.c_str(),
               qm.config().weights.size(), qm.config().acts.size(), a.bias.c_str());
 }
@@ -98,6 +146,9 @@ void add_export_command(CLI::App& app) {
   cmd->add_flag("--per-channel", a->per_channel, "FP32 input: per-channel weight clipping");
   cmd->add_option("--calib", a->calib, "FP32 input: calibration image folder (default: random inputs)");
   cmd->add_option("--save-lapq", a->save_lapq, "Also write the quantized model (.lapq) that was exported");
+  cmd->add_flag("--quantize-layer-outputs", a->layer_outputs,
+               "Also quantize the FP32 outputs of quantized layers (residual-branch convs; 8-bit, max over --calib "
+               "or random inputs) so ONNX Runtime runs every conv on int8: a slightly different model, for timing ORT");
   cmd->add_option("-t,--threads", a->threads, "Threads for on-the-spot quantization (default: all cores)");
   cmd->add_option("model", a->in, "Quantized model (.lapq), or an FP32 ONNX model (quantized on the spot)")
       ->required();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <string>
 
 #include "api/quantize.h"
@@ -118,6 +119,55 @@ TEST(Qdq, Int32BiasKeepsGridsAndRoundsTheBias) {
   }
   // A bias error of at most s_in*s_w/2 is ~1/255 of an output step: at most a few codes flip.
   EXPECT_LT(diff, 0.05f * range);
+}
+
+int count_nodes(const std::string& bytes, const std::string& op) {
+  onnx::ModelProto m;
+  EXPECT_TRUE(m.ParseFromString(bytes));
+  int n = 0;
+  for (const auto& node : m.graph().node()) n += node.op_type() == op;
+  return n;
+}
+
+// quantize_layer_outputs (the form ORT runs fully on int8): the three FP32 conv
+// outputs that feed residual adds get 8-bit grids fitted on the calibration
+// batch; the import runs that more quantized model, close to the original.
+TEST(Qdq, QuantizedLayerOutputsForOrt) {
+  Variant v;
+  v.wgrid = GridKind::kSymmetric;
+  v.fold_bn = true;
+  const Graph g = make_resnet(true);
+  const Tensor calib = random_input(kShape, 1), x = random_input(kShape, 2);
+  const QuantConfig cfg = make_config(g, v, calib);
+  QdqExportOptions o;
+  o.quantize_layer_outputs = true;
+  try {
+    export_qdq(g, cfg, o);
+    FAIL() << "exported without calibration inputs";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("calibration"), std::string::npos) << e.what();
+  }
+  o.calib = {calib};
+  const std::string bytes = export_qdq(g, cfg, o);
+  EXPECT_EQ(count_nodes(bytes, "QuantizeLinear"), static_cast<int>(cfg.acts.size()) + 3);
+  const QdqImport r = import_qdq_from_memory(bytes, "layer outputs");
+  ASSERT_EQ(r.file.config.acts.size(), cfg.acts.size() + 3);
+  for (const char* name : {"b1.conv2_out", "b2.conv2_out", "b2.proj_out"}) {
+    const auto it = std::find_if(r.file.config.acts.begin(), r.file.config.acts.end(),
+                                 [&](const ActQuant& a) { return a.value_name == name; });
+    ASSERT_NE(it, r.file.config.acts.end()) << name;
+    EXPECT_EQ(it->bits, 8);
+  }
+  QuantizedNetwork a(g, cfg, kShape, 1), b(r.graph, r.file.config, kShape, 1);
+  const Tensor la = a.forward(x), lb = b.forward(x);
+  float range = 0.f, diff = 0.f;
+  for (int64_t i = 0; i < la.numel(); ++i) {
+    range = std::max(range, std::fabs(la.data<float>()[i]));
+    diff = std::max(diff, std::fabs(la.data<float>()[i] - lb.data<float>()[i]));
+  }
+  EXPECT_GT(diff, 0.f);            // a different (more quantized) model
+  EXPECT_LT(diff, 0.05f * range);  // three more 8-bit roundings: close
 }
 
 // The embedded model quantized W8A8 with the deploy preset (max clipping, random calibration).

@@ -74,7 +74,7 @@ std::vector<float> run_ort(const QuantizedModel& qm, const Tensor& x, int64_t cl
     f.write(static_cast<const char*>(x.raw()), static_cast<std::streamsize>(x.nbytes()));
   }
   std::string shape;
-  for (int64_t d : x.shape()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+  for (int64_t d : x.shape()) shape.append(shape.empty() ? "" : ",").append(std::to_string(d));
   const std::string cmd = "ORT_NODE_MODULES='" + ort_modules() + "' node '" + LAPQ_SOURCE_DIR +
                           "/bench/ort/run_ort.js' --model '" + model + "' --input '" + in + "' --shape " + shape +
                           " --output '" + out + "'";
