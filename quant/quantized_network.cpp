@@ -159,6 +159,8 @@ struct QuantizedNetwork::Impl {
     std::vector<int> dequantize_nodes;
     int producer_qadd = -1;             // qadds index when a QAdd writes the codes
     std::vector<int> qadd_readers;      // qadds reading the codes
+    int producer_pool = -1;             // pools index when a lapq.MaxPool writes the codes
+    std::vector<int> pool_readers;      // pools reading the codes
   };
   // A residual Add (+ Relu / Clip) whose output is quantized: one lapq.QAdd.
   struct QAdd {
@@ -168,6 +170,12 @@ struct QuantizedNetwork::Impl {
     int in_act[2] = {-1, -1};  // inputs read as u8 codes (else f32 NCHW)
   };
   std::vector<QAdd> qadds;
+  // A MaxPool from quantized codes to a quantized output: one lapq.MaxPool.
+  struct QPool {
+    int node = -1;
+    int in_act = -1, out_act = -1;
+  };
+  std::vector<QPool> pools;
 
   std::unique_ptr<Plan> plan;
   Graph staging;            // the lowered graph while it is built
@@ -183,6 +191,7 @@ struct QuantizedNetwork::Impl {
   void write_epilogue(size_t i);
   void write_quant_attrs(int node, const Grid& grid);
   void write_qadd(size_t k);
+  void write_pool(size_t k);
 };
 
 // Codes [qmin, qmax] of grid g after a clamping activation (none, Relu, Clip):
@@ -215,6 +224,18 @@ void QuantizedNetwork::Impl::write_qadd(size_t k) {
     at.set(i == 0 ? "scale_a" : "scale_b", ip.scale);
     at.set(i == 0 ? "zero_point_a" : "zero_point_b", int64_t{ip.zero_point});
   }
+}
+
+void QuantizedNetwork::Impl::write_pool(size_t k) {
+  const QPool& q = pools[k];
+  Attributes& at = g().nodes[q.node].attrs;
+  const IntParams in = int_params(a[q.in_act].grid), out = int_params(a[q.out_act].grid);
+  at.set("scale_in", in.scale);
+  at.set("zero_point_in", int64_t{in.zero_point});
+  at.set("scale", out.scale);
+  at.set("zero_point", int64_t{out.zero_point});
+  at.set("qmin", int64_t{out.code_min});
+  at.set("qmax", int64_t{out.code_max});
 }
 
 // Quantizes slot i's master weights with its current alphas into the lowered
@@ -543,6 +564,27 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
         continue;
       }
     }
+    if (!integer && si < 0 && n.op == "MaxPool" && n.inputs.size() == 1 && n.outputs.size() == 1 &&
+        n.activation.kind == FusedActivation::Kind::kNone && u8v[n.inputs[0]] >= 0 && act_of[n.outputs[0]] >= 0 &&
+        fg.values[n.inputs[0]].shape.size() == 4 && n.attrs.get_ints("kernel_shape").size() == 2) {
+      // MaxPool from codes to a quantized output -> lapq.MaxPool (integer max + code map).
+      Impl::QPool qp;
+      qp.in_act = act_of[n.inputs[0]];
+      qp.out_act = act_of[n.outputs[0]];
+      Attributes at;
+      for (const char* k : {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode"})
+        if (n.attrs.has(k)) at.set(k, n.attrs.all().at(k));
+      const int out = n.outputs[0];
+      u8v[out] = add_value(fg.values[out].name + ":u8");
+      qp.node = add_node(kQMaxPoolOp, fg.node_label(i), {u8v[n.inputs[0]]}, {u8v[out]}, std::move(at));
+      const int k = static_cast<int>(im.pools.size());
+      im.pools.push_back(qp);
+      im.a[qp.out_act].producer = qp.node;
+      im.a[qp.out_act].producer_pool = k;
+      im.a[qp.in_act].pool_readers.push_back(k);
+      im.write_pool(static_cast<size_t>(k));
+      continue;
+    }
     if (!integer) {
       Node copy = n;
       for (size_t k = 0; k < copy.inputs.size(); ++k)
@@ -736,12 +778,18 @@ void QuantizedNetwork::set_act_range(size_t index, float alpha, float lo) {
     im.write_epilogue(a.producer_weight);
   else if (a.producer_qadd >= 0)
     im.write_qadd(a.producer_qadd);
+  else if (a.producer_pool >= 0)
+    im.write_pool(a.producer_pool);
   else
     im.write_quant_attrs(a.producer, a.grid);
   im.rebuild(a.producer);
   for (int k : a.qadd_readers) {
     im.write_qadd(k);
     im.rebuild(im.qadds[k].node);
+  }
+  for (int k : a.pool_readers) {
+    im.write_pool(k);
+    im.rebuild(im.pools[k].node);
   }
   for (int si : a.consumer_weights) {
     im.write_epilogue(si);
@@ -808,7 +856,7 @@ std::string QuantizedNetwork::summary() const {
     const Impl::ActSlot& a = impl_->a[j];
     os << "value '" << a.name << "': A" << q.bits << " " << grid_kind_name(q.grid) << ", codes written by "
        << p.graph().nodes[a.producer].op << " '" << p.graph().node_label(a.producer) << "', "
-       << a.consumer_weights.size() + a.qadd_readers.size() << " integer reader(s), " << a.dequantize_nodes.size()
+       << a.consumer_weights.size() + a.qadd_readers.size() + a.pool_readers.size() << " integer reader(s), " << a.dequantize_nodes.size()
        << " dequantize\n";
   }
   return os.str();

@@ -263,11 +263,176 @@ void gather_ref(const Node& node, In in, Out out) {
     }
 }
 
+
+// ---- fast Slice / Pad (constant mode): whole rows per copy ------------------------
+//
+// Both ops are pure data movement, so any order of copies equals the reference
+// byte for byte. Dims are collapsed where the index maps stay linear, then every
+// innermost row is one memcpy (or one strided loop, or fills and one memcpy for
+// Pad); OpenMP over rows for large outputs.
+
+constexpr int64_t kCopyParallelMin = 1 << 16;  // elements below which one thread copies
+
+// Typed strided copy / fill on elements of U (an unsigned type of the element size).
+template <class U>
+void copy_strided(const U* src, int64_t step, U* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i * step];
+}
+
+class FastSliceKernel final : public OpKernel {
+ public:
+  FastSliceKernel(DType dtype, const Shape& in, const SlicePlan& p) : dtype_(dtype) {
+    const auto xs = strides_of(in);
+    for (size_t d = 0; d < in.size(); ++d) {
+      base_ += p.start[d] * xs[d];
+      if (p.out[d] == 1) continue;  // a single index: only its offset matters
+      if (!count_.empty() && step_.back() == p.out[d] * p.step[d] * xs[d]) {  // linear with the dim above: merge
+        count_.back() *= p.out[d];
+        step_.back() = p.step[d] * xs[d];
+        continue;
+      }
+      count_.push_back(p.out[d]);
+      step_.push_back(p.step[d] * xs[d]);
+    }
+    if (count_.empty()) {
+      count_.push_back(1);
+      step_.push_back(1);
+    }
+  }
+  void run(In in, Out out) override {
+    const int64_t r = static_cast<int64_t>(count_.size()), row = count_.back(), row_step = step_.back();
+    int64_t rows = 1;
+    for (int64_t d = 0; d + 1 < r; ++d) rows *= count_[d];
+    if (rows * row == 0) return;
+    dispatch_bytes(dtype_, [&]<class U>() {
+      const U* src = bytes_as<U>(*in[0]) + base_;
+      U* dst = bytes_as<U>(*out[0]);
+#pragma omp parallel for schedule(static) if (rows * row > kCopyParallelMin)
+      for (int64_t i = 0; i < rows; ++i) {
+        int64_t off = 0, rest = i;
+        for (int64_t d = r - 2; d >= 0; --d) {
+          off += (rest % count_[d]) * step_[d];
+          rest /= count_[d];
+        }
+        if (row_step == 1) std::memcpy(dst + i * row, src + off, static_cast<size_t>(row) * sizeof(U));
+        else copy_strided(src + off, row_step, dst + i * row, row);
+      }
+    });
+  }
+  std::string impl_name() const override { return "copy"; }
+
+ private:
+  DType dtype_;
+  int64_t base_ = 0;
+  std::vector<int64_t> count_, step_;  // collapsed dims, outer -> inner: output count, input step (elements)
+};
+
+std::unique_ptr<OpKernel> slice_fast(const KernelRequest& r, std::string*) {
+  auto get = [&](size_t i) -> const Tensor* {
+    return i < r.in.size() && r.in[i] && r.in[i]->is_constant() ? &r.in[i]->constant : nullptr;
+  };
+  const Shape& x = r.in.at(0)->shape;
+  SlicePlan p = plan_slice(x, slice_args(r.node, get), node_where(r.node));
+  return std::make_unique<FastSliceKernel>(r.in[0]->dtype, x, p);
+}
+
+class FastPadKernel final : public OpKernel {
+ public:
+  // One collapsed dim: output size, begin pad (negative: crop), input size, input stride.
+  struct Dim {
+    int64_t out, begin, n, stride;
+  };
+  FastPadKernel(const Node& node, DType dtype, const Shape& in, const std::vector<int64_t>& pads) : dtype_(dtype) {
+    const int64_t r = static_cast<int64_t>(in.size());
+    const auto xs = strides_of(in);
+    has_value_attr_ = node.attrs.has("value");
+    value_attr_ = node.attrs.get_float("value", 0.f);
+    for (int64_t d = 0; d < r; ++d) {
+      const Dim dim{in[d] + pads[d] + pads[d + r], pads[d], in[d], xs[d]};
+      // An unpadded dim is linear with the dim above it: o = i * n + j maps to input (o - begin * n).
+      if (!dims_.empty() && dim.begin == 0 && dim.out == dim.n) {
+        Dim& up = dims_.back();
+        up.out *= dim.n;
+        up.begin *= dim.n;
+        up.n *= dim.n;
+        up.stride = dim.stride;
+        continue;
+      }
+      dims_.push_back(dim);
+    }
+    if (dims_.empty()) dims_.push_back({1, 0, 1, 1});
+  }
+  void run(In in, Out out) override {
+    dispatch_all(dtype_, "Pad", [&]<class T>() {
+      T value = T(0);  // as pad_ref
+      if (in.size() > 2 && in[2]) value = in[2]->data<T>()[0];
+      else if (has_value_attr_) value = static_cast<T>(value_attr_);
+      dispatch_bytes(dtype_, [&]<class U>() {
+        if constexpr (sizeof(U) == sizeof(T)) {  // always: U is chosen by T's size
+          U fill;
+          std::memcpy(&fill, &value, sizeof(U));
+          run_typed<U>(static_cast<const U*>(in[0]->raw()), static_cast<U*>(out[0]->raw()), fill);
+        }
+      });
+    });
+  }
+  std::string impl_name() const override { return "copy"; }
+
+ private:
+  template <class U>
+  void run_typed(const U* src, U* dst, U fill) const {
+    const int64_t r = static_cast<int64_t>(dims_.size());
+    const Dim& last = dims_.back();
+    int64_t rows = 1;
+    for (int64_t d = 0; d + 1 < r; ++d) rows *= dims_[d].out;
+    const int64_t lo = std::clamp<int64_t>(last.begin, 0, last.out);
+    const int64_t hi = std::clamp<int64_t>(last.begin + last.n, lo, last.out);
+#pragma omp parallel for schedule(static) if (rows * last.out > kCopyParallelMin)
+    for (int64_t i = 0; i < rows; ++i) {
+      U* d = dst + i * last.out;
+      int64_t off = 0, rest = i;
+      bool inside = true;
+      for (int64_t k = r - 2; k >= 0; --k) {
+        const int64_t o = rest % dims_[k].out - dims_[k].begin;
+        rest /= dims_[k].out;
+        inside = inside && o >= 0 && o < dims_[k].n;
+        off += o * dims_[k].stride;
+      }
+      if (!inside || hi == lo) {
+        std::fill_n(d, last.out, fill);
+        continue;
+      }
+      std::fill_n(d, lo, fill);
+      const U* s = src + off + (lo - last.begin) * last.stride;
+      if (last.stride == 1) std::memcpy(d + lo, s, static_cast<size_t>(hi - lo) * sizeof(U));
+      else copy_strided(s, last.stride, d + lo, hi - lo);
+      std::fill_n(d + hi, last.out - hi, fill);
+    }
+  }
+
+  DType dtype_;
+  bool has_value_attr_ = false;
+  float value_attr_ = 0.f;
+  std::vector<Dim> dims_;  // collapsed, outer -> inner
+};
+
+std::unique_ptr<OpKernel> pad_fast(const KernelRequest& r, std::string* why_not) {
+  if (pad_mode(r.node, node_where(r.node)) != PadMode::kConstant) {
+    *why_not = "only constant mode is copied by rows";
+    return nullptr;
+  }
+  auto get = [&](size_t i) -> const Tensor* {
+    return i < r.in.size() && r.in[i] && r.in[i]->is_constant() ? &r.in[i]->constant : nullptr;
+  };
+  const Shape& x = r.in.at(0)->shape;
+  const auto pads = pad_amounts(r.node, static_cast<int64_t>(x.size()), get, node_where(r.node));
+  return std::make_unique<FastPadKernel>(r.node, r.in[0]->dtype, x, pads);
+}
 }  // namespace
 
 void register_slice_pad_gather_ops(OpRegistry& r) {
-  r.add(make_schema("Slice", 1, 5, 1, slice_infer, slice_ref));
-  r.add(make_schema("Pad", 1, 4, 2, pad_infer, pad_ref));
+  r.add(make_schema("Slice", 1, 5, 1, slice_infer, slice_ref)).fast.push_back({"copy", slice_fast});
+  r.add(make_schema("Pad", 1, 4, 2, pad_infer, pad_ref)).fast.push_back({"copy", pad_fast});
   r.add(make_schema("Gather", 2, 2, 1, gather_infer, gather_ref));
 }
 

@@ -13,23 +13,11 @@
 #include "kernels/conv.h"
 #include "kernels/reference.h"
 #include "quant/grid.h"
+#include "quant/qops/qops_internal.h"
 
 namespace lapq::quant {
-namespace {
 
-using In = std::span<const Tensor* const>;
-using Out = std::span<Tensor* const>;
-
-std::string where_of(const Node& n) { return n.op + " '" + n.name + "'"; }
-
-// ---- Quantize / Dequantize --------------------------------------------------------
-
-struct QuantAttrs {
-  float scale = 1.f;
-  int32_t zero_point = 0, qmin = 0, qmax = 255;
-};
-
-QuantAttrs quant_attrs(const Node& n) {
+qops::QuantAttrs qops::quant_attrs(const Node& n) {
   QuantAttrs a;
   a.scale = n.attrs.get_float("scale", 1.f);
   a.zero_point = static_cast<int32_t>(n.attrs.get_int("zero_point", 0));
@@ -41,6 +29,27 @@ QuantAttrs quant_attrs(const Node& n) {
              " zero_point=", a.zero_point, " qmin=", a.qmin, " qmax=", a.qmax);
   return a;
 }
+
+qops::QAddInputAttrs qops::qadd_input_attrs(const Node& n, int i) {
+  const std::string sfx = i == 0 ? "_a" : "_b";
+  QAddInputAttrs x;
+  x.layout = n.attrs.get_int("layout" + sfx, 0);
+  x.scale = n.attrs.get_float("scale" + sfx, 1.f);
+  x.zero_point = static_cast<int32_t>(n.attrs.get_int("zero_point" + sfx, 0));
+  LAPQ_CHECK(x.layout >= 0 && x.layout <= 2 && x.scale > 0.f && x.zero_point >= 0 && x.zero_point <= 255,
+             ErrorCode::kInvalidModel, where_of(n), ": input ", i, " has layout ", x.layout, ", scale ", x.scale,
+             ", zero point ", x.zero_point);
+  return x;
+}
+
+namespace {
+
+using In = std::span<const Tensor* const>;
+using Out = std::span<Tensor* const>;
+
+using qops::QuantAttrs;
+using qops::quant_attrs;
+using qops::where_of;
 
 // [N, C, H, W] or [N, K] -> (N, C, HW).
 void nchw_dims(const Shape& s, int64_t* N, int64_t* C, int64_t* HW) {
@@ -167,11 +176,11 @@ void qadd_run(const Node& node, In in, Out out) {
     int32_t zp;
   } x[2];
   for (int i = 0; i < 2; ++i) {
-    const char* sfx = i == 0 ? "_a" : "_b";
-    x[i].layout = node.attrs.get_int(std::string("layout") + sfx, 0);
+    const qops::QAddInputAttrs ia = qops::qadd_input_attrs(node, i);
+    x[i].layout = ia.layout;
     x[i].p = in[i]->raw();
-    x[i].scale = node.attrs.get_float(std::string("scale") + sfx, 1.f);
-    x[i].zp = static_cast<int32_t>(node.attrs.get_int(std::string("zero_point") + sfx, 0));
+    x[i].scale = ia.scale;
+    x[i].zp = ia.zero_point;
   }
   uint8_t* dst = out[0]->data<uint8_t>();
   const float scale = o.scale, lo = float(o.qmin - o.zero_point), hi = float(o.qmax - o.zero_point);
@@ -432,9 +441,16 @@ OpSchema schema(const char* type, int min_in, int max_in, InferFn infer, Referen
 void register_quant_ops() {
   static std::once_flag once;
   std::call_once(once, [] {
-    OpRegistry::register_extension(schema(kQuantizeOp, 1, 1, quantize_infer, quantize_run));
-    OpRegistry::register_extension(schema(kDequantizeOp, 1, 1, dequantize_infer, dequantize_run));
-    OpRegistry::register_extension(schema(kQAddOp, 2, 2, qadd_infer, qadd_run));
+    OpSchema quantize = schema(kQuantizeOp, 1, 1, quantize_infer, quantize_run);
+    quantize.fast.push_back({"lapq-simd", qops::quantize_fast});
+    OpRegistry::register_extension(std::move(quantize));
+    OpSchema dequantize = schema(kDequantizeOp, 1, 1, dequantize_infer, dequantize_run);
+    dequantize.fast.push_back({"lapq-simd", qops::dequantize_fast});
+    OpRegistry::register_extension(std::move(dequantize));
+    OpSchema qadd = schema(kQAddOp, 2, 2, qadd_infer, qadd_run);
+    qadd.fast.push_back({"lapq-simd", qops::qadd_fast});
+    OpRegistry::register_extension(std::move(qadd));
+    OpRegistry::register_extension(qops::qmaxpool_schema());
     OpSchema qconv = schema(kQConvOp, 3, 5, qconv_infer, qconv_reference);
     qconv.fast.push_back({"lapq-int", qconv_fast});
     OpRegistry::register_extension(std::move(qconv));

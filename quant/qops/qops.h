@@ -24,13 +24,23 @@
 //                    1 u8 NHWC codes read as (q - zp_x) * scale_x (the Dequantize
 //                    formula), 2 f32 NHWC (a QConv's out_nhwc output). Output attrs scale, zero_point, qmin, qmax. Equals
 //                    Dequantize + Add + Relu + Quantize bit for bit (same float ops).
+//   lapq.MaxPool     q u8 [N,H,W,C] -> u8 [N,OH,OW,C]: 2-D max pooling of the codes (attrs
+//                    kernel_shape, strides, pads, dilations, auto_pad, ceil_mode as ONNX
+//                    MaxPool), then each code mapped from the input grid (scale_in,
+//                    zero_point_in) to the output grid (scale, zero_point, qmin, qmax) by
+//                    Quantize(Dequantize(q)). Equals Dequantize -> MaxPool -> Quantize bit for
+//                    bit: the map is monotone, so it commutes with max; a window with no input
+//                    element gives Quantize(lowest float), as the FP32 op's value would.
 // Rounding: rne = round half to even, as quant/grid.h, so Quantize and
 // Dequantize equal the grid's quantize_code / fake_quantize bit for bit.
 //
-// Implementations: Quantize / Dequantize have one implementation (a plain
-// loop, OpenMP over rows); QConv's reference is the naive conv_reference
-// (kernels/reference.h) and its fast candidate "lapq-int" a PackedConv for the
-// active ISA, packed once per kernel (re-packed by Plan::rebuild_kernel).
+// Implementations: Quantize / Dequantize / QAdd have a scalar reference (plain
+// loops) and the fast candidate "lapq-simd" (kernels/elementwise.h for the active
+// ISA, OpenMP over pixel blocks, bit-identical: quant/qops/qops_fast.cpp);
+// MaxPool a per-code reference and the "lapq-int" kernel (channel rows, byte max);
+// QConv's reference is the naive conv_reference (kernels/reference.h) and its
+// fast candidate "lapq-int" a PackedConv for the active ISA, packed once per
+// kernel (re-packed by Plan::rebuild_kernel).
 #pragma once
 
 namespace lapq::quant {
@@ -39,8 +49,9 @@ inline constexpr const char* kQConvOp = "lapq.QConv";
 inline constexpr const char* kQuantizeOp = "lapq.Quantize";
 inline constexpr const char* kDequantizeOp = "lapq.Dequantize";
 inline constexpr const char* kQAddOp = "lapq.QAdd";
+inline constexpr const char* kQMaxPoolOp = "lapq.MaxPool";
 
-// Adds the three ops to the process registry; idempotent and thread-safe.
+// Adds the lapq.* ops to the process registry; idempotent and thread-safe.
 void register_quant_ops();
 
 }  // namespace lapq::quant

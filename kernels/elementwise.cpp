@@ -1,0 +1,59 @@
+// The scalar elementwise kernels (the reference definition of the formulas in
+// kernels/elementwise.h) and the per-ISA dispatch.
+#include "kernels/elementwise.h"
+
+namespace lapq {
+namespace {
+
+inline uint8_t quantize_one(float v, const QuantizeOut& o) {
+  float t = v / o.scale;
+  t = t < o.lo ? o.lo : t;
+  t = t > o.hi ? o.hi : t;
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: (t + M) - M rounds half to even for |t| < 2^22
+  const float r = (t + kMagic) - kMagic;
+  return static_cast<uint8_t>(static_cast<int32_t>(r) + o.zp);
+}
+
+inline float dequantize_one(uint8_t q, float scale, int32_t zp) {
+  return static_cast<float>(static_cast<int32_t>(q) - zp) * scale;
+}
+
+void quantize_scalar(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  for (size_t i = 0; i < n; ++i) dst[i] = quantize_one(src[i], o);
+}
+
+void dequantize_scalar(const uint8_t* src, float* dst, size_t n, float scale, int32_t zp) {
+  for (size_t i = 0; i < n; ++i) dst[i] = dequantize_one(src[i], scale, zp);
+}
+
+inline float operand_at(const QAddOperand& x, size_t i) {
+  return x.u8 ? dequantize_one(static_cast<const uint8_t*>(x.data)[i], x.scale, x.zp)
+              : static_cast<const float*>(x.data)[i];
+}
+
+void qadd_scalar(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  for (size_t i = 0; i < n; ++i) dst[i] = quantize_one(operand_at(a, i) + operand_at(b, i), o);
+}
+
+void transpose_f32_scalar(const float* src, size_t src_stride, float* dst, size_t dst_stride, size_t rows,
+                          size_t cols) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+}
+
+}  // namespace
+
+const ElementwiseKernels& elementwise_kernels_scalar() {
+  static const ElementwiseKernels k{"elementwise__scalar", Isa::scalar, quantize_scalar, dequantize_scalar,
+                                    qadd_scalar, transpose_f32_scalar};
+  return k;
+}
+
+const ElementwiseKernels& elementwise_kernels(Isa isa) {
+  // avxvnni (when the level exists) runs the AVX2 table; avx512vnni the AVX-512 one.
+  if (isa == Isa::scalar) return elementwise_kernels_scalar();
+  if (static_cast<int>(isa) >= static_cast<int>(Isa::avx512)) return elementwise_kernels_avx512();
+  return elementwise_kernels_avx2();
+}
+
+}  // namespace lapq

@@ -1,0 +1,149 @@
+// AVX2 elementwise kernels (kernels/elementwise.h): 16 elements per step, the
+// formula's float operations one for one (max(lo, t) == (t < lo ? lo : t),
+// NaN included), truncating narrowing (mask to the low byte, then exact packs).
+// Tails (< 16) run the scalar formula, which compiles to the same IEEE operations.
+#include <immintrin.h>
+
+#include "kernels/elementwise.h"
+
+namespace lapq {
+namespace {
+
+constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+
+inline uint8_t quantize_one(float v, const QuantizeOut& o) {
+  float t = v / o.scale;
+  t = t < o.lo ? o.lo : t;
+  t = t > o.hi ? o.hi : t;
+  const float r = (t + kMagic) - kMagic;
+  return static_cast<uint8_t>(static_cast<int32_t>(r) + o.zp);
+}
+
+inline float dequantize_one(uint8_t q, float scale, int32_t zp) {
+  return static_cast<float>(static_cast<int32_t>(q) - zp) * scale;
+}
+
+struct QuantVec {
+  __m256 scale, lo, hi, magic;
+  __m256i zp, low_byte;
+  explicit QuantVec(const QuantizeOut& o)
+      : scale(_mm256_set1_ps(o.scale)), lo(_mm256_set1_ps(o.lo)), hi(_mm256_set1_ps(o.hi)),
+        magic(_mm256_set1_ps(kMagic)), zp(_mm256_set1_epi32(o.zp)), low_byte(_mm256_set1_epi32(0xFF)) {}
+  // int32 low bytes of the codes of 8 values.
+  __m256i codes(__m256 v) const {
+    __m256 t = _mm256_div_ps(v, scale);
+    t = _mm256_max_ps(lo, t);  // lo > t ? lo : t
+    t = _mm256_min_ps(hi, t);  // hi < t ? hi : t
+    t = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+    const __m256i q = _mm256_add_epi32(_mm256_cvttps_epi32(t), zp);
+    return _mm256_and_si256(q, low_byte);
+  }
+  // Stores the codes of 16 values.
+  void store16(__m256 v0, __m256 v1, uint8_t* dst) const {
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(codes(v0), codes(v1)), 0xD8);
+    const __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), b);
+  }
+};
+
+inline __m256 dequantize8(const uint8_t* src, __m256 scale, __m256i zp) {
+  const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src)));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, zp)), scale);
+}
+
+void quantize_avx2(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const QuantVec qv(o);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) qv.store16(_mm256_loadu_ps(src + i), _mm256_loadu_ps(src + i + 8), dst + i);
+  for (; i < n; ++i) dst[i] = quantize_one(src[i], o);
+}
+
+void dequantize_avx2(const uint8_t* src, float* dst, size_t n, float scale, int32_t zp) {
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i z = _mm256_set1_epi32(zp);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, dequantize8(src + i, s, z));
+  for (; i < n; ++i) dst[i] = dequantize_one(src[i], scale, zp);
+}
+
+template <bool kU8>
+struct Operand {
+  const void* data;
+  __m256 scale;
+  __m256i zp;
+  float s;
+  int32_t z;
+  explicit Operand(const QAddOperand& x)
+      : data(x.data), scale(_mm256_set1_ps(x.scale)), zp(_mm256_set1_epi32(x.zp)), s(x.scale), z(x.zp) {}
+  __m256 load8(size_t i) const {
+    if constexpr (kU8) return dequantize8(static_cast<const uint8_t*>(data) + i, scale, zp);
+    else return _mm256_loadu_ps(static_cast<const float*>(data) + i);
+  }
+  float at(size_t i) const {
+    if constexpr (kU8) return dequantize_one(static_cast<const uint8_t*>(data)[i], s, z);
+    else return static_cast<const float*>(data)[i];
+  }
+};
+
+template <bool kAU8, bool kBU8>
+void qadd_impl(const QAddOperand& a_, const QAddOperand& b_, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const Operand<kAU8> a(a_);
+  const Operand<kBU8> b(b_);
+  const QuantVec qv(o);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    qv.store16(_mm256_add_ps(a.load8(i), b.load8(i)), _mm256_add_ps(a.load8(i + 8), b.load8(i + 8)), dst + i);
+  for (; i < n; ++i) dst[i] = quantize_one(a.at(i) + b.at(i), o);
+}
+
+void qadd_avx2(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  if (a.u8 && b.u8) qadd_impl<true, true>(a, b, dst, n, o);
+  else if (a.u8) qadd_impl<true, false>(a, b, dst, n, o);
+  else if (b.u8) qadd_impl<false, true>(a, b, dst, n, o);
+  else qadd_impl<false, false>(a, b, dst, n, o);
+}
+
+// 8x8 blocks by unpack / shuffle / 128-bit permute; edges element by element.
+void transpose_f32_avx2(const float* src, size_t ss, float* dst, size_t ds, size_t rows, size_t cols) {
+  size_t r0 = 0;
+  for (; r0 + 8 <= rows; r0 += 8) {
+    size_t c0 = 0;
+    for (; c0 + 8 <= cols; c0 += 8) {
+      const float* s = src + r0 * ss + c0;
+      const __m256 a0 = _mm256_loadu_ps(s), a1 = _mm256_loadu_ps(s + ss), a2 = _mm256_loadu_ps(s + 2 * ss),
+                   a3 = _mm256_loadu_ps(s + 3 * ss), a4 = _mm256_loadu_ps(s + 4 * ss),
+                   a5 = _mm256_loadu_ps(s + 5 * ss), a6 = _mm256_loadu_ps(s + 6 * ss),
+                   a7 = _mm256_loadu_ps(s + 7 * ss);
+      const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3),
+                   t3 = _mm256_unpackhi_ps(a2, a3), t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5),
+                   t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* d = dst + c0 * ds + r0;
+      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + ds, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * ds, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * ds, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * ds, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * ds, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (size_t r = r0; r < r0 + 8; ++r)
+      for (size_t c = c0; c < cols; ++c) dst[c * ds + r] = src[r * ss + c];
+  }
+  for (size_t r = r0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) dst[c * ds + r] = src[r * ss + c];
+}
+
+}  // namespace
+
+const ElementwiseKernels& elementwise_kernels_avx2() {
+  static const ElementwiseKernels k{"elementwise__avx2", Isa::avx2, quantize_avx2, dequantize_avx2, qadd_avx2,
+                                    transpose_f32_avx2};
+  return k;
+}
+
+}  // namespace lapq

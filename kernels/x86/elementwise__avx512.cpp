@@ -1,0 +1,91 @@
+// AVX-512 elementwise kernels (kernels/elementwise.h): 16 elements per vector,
+// tails by masked loads and stores (every lane computes the formula, masked-off
+// lanes read zeros and are not stored), truncating narrowing by vpmovdb.
+// The f32 transpose is the AVX2 one (8x8 blocks).
+#include <immintrin.h>
+
+#include "kernels/elementwise.h"
+
+namespace lapq {
+namespace {
+
+inline __mmask16 mask16(size_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1); }
+
+struct QuantVec {
+  __m512 scale, lo, hi, magic;
+  __m512i zp;
+  explicit QuantVec(const QuantizeOut& o)
+      : scale(_mm512_set1_ps(o.scale)), lo(_mm512_set1_ps(o.lo)), hi(_mm512_set1_ps(o.hi)),
+        magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
+  void store(__m512 v, uint8_t* dst, __mmask16 m) const {
+    __m512 t = _mm512_div_ps(v, scale);
+    t = _mm512_max_ps(lo, t);  // lo > t ? lo : t
+    t = _mm512_min_ps(hi, t);  // hi < t ? hi : t
+    t = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
+    const __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(t), zp);
+    _mm512_mask_cvtepi32_storeu_epi8(dst, m, q);  // vpmovdb: the low byte
+  }
+};
+
+inline __m512 dequantize16(const uint8_t* src, __mmask16 m, __m512 scale, __m512i zp) {
+  const __m512i q = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, src));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, zp)), scale);
+}
+
+void quantize_avx512(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const QuantVec qv(o);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = mask16(n - i);
+    qv.store(_mm512_maskz_loadu_ps(m, src + i), dst + i, m);
+  }
+}
+
+void dequantize_avx512(const uint8_t* src, float* dst, size_t n, float scale, int32_t zp) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512i z = _mm512_set1_epi32(zp);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = mask16(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, dequantize16(src + i, m, s, z));
+  }
+}
+
+template <bool kU8>
+struct Operand {
+  const void* data;
+  __m512 scale;
+  __m512i zp;
+  explicit Operand(const QAddOperand& x)
+      : data(x.data), scale(_mm512_set1_ps(x.scale)), zp(_mm512_set1_epi32(x.zp)) {}
+  __m512 load(size_t i, __mmask16 m) const {
+    if constexpr (kU8) return dequantize16(static_cast<const uint8_t*>(data) + i, m, scale, zp);
+    else return _mm512_maskz_loadu_ps(m, static_cast<const float*>(data) + i);
+  }
+};
+
+template <bool kAU8, bool kBU8>
+void qadd_impl(const QAddOperand& a_, const QAddOperand& b_, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const Operand<kAU8> a(a_);
+  const Operand<kBU8> b(b_);
+  const QuantVec qv(o);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = mask16(n - i);
+    qv.store(_mm512_add_ps(a.load(i, m), b.load(i, m)), dst + i, m);
+  }
+}
+
+void qadd_avx512(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  if (a.u8 && b.u8) qadd_impl<true, true>(a, b, dst, n, o);
+  else if (a.u8) qadd_impl<true, false>(a, b, dst, n, o);
+  else if (b.u8) qadd_impl<false, true>(a, b, dst, n, o);
+  else qadd_impl<false, false>(a, b, dst, n, o);
+}
+
+}  // namespace
+
+const ElementwiseKernels& elementwise_kernels_avx512() {
+  static const ElementwiseKernels k{"elementwise__avx512", Isa::avx512, quantize_avx512, dequantize_avx512,
+                                    qadd_avx512, elementwise_kernels_avx2().transpose_f32};
+  return k;
+}
+
+}  // namespace lapq
