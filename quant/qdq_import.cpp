@@ -122,6 +122,7 @@ class Importer {
     if (p != producer_.end()) {
       const auto& n = m_.graph().node(p->second);
       if (n.op_type() == "Constant" && n.attribute_size() == 1 && n.attribute(0).name() == "value") return &n.attribute(0).t();
+      if (n.op_type() == "Identity" && n.input_size() == 1) return const_proto(n.input(0));  // PyTorch shares constants so
     }
     return nullptr;
   }
@@ -242,6 +243,26 @@ class Importer {
     const std::string& x = n.input(0);
     if (std::optional<Tensor> c = constant(x, "initializer")) return fold_weight(i, *c, x);
     auto p = producer_.find(x);
+    // PyTorch restricts the code range with a Clip on the codes: Q -> Clip(lo, hi) -> DQ.
+    int code_clip_node = -1;
+    int64_t code_lo = std::numeric_limits<int64_t>::min(), code_hi = std::numeric_limits<int64_t>::max();
+    if (p != producer_.end() && m_.graph().node(p->second).op_type() == "Clip") {
+      const auto& clip = m_.graph().node(p->second);
+      auto q = clip.input_size() >= 1 ? producer_.find(clip.input(0)) : producer_.end();
+      if (q != producer_.end() && m_.graph().node(q->second).op_type() == "QuantizeLinear" &&
+          consumers_[clip.input(0)].size() == 1) {
+        for (int k = 1; k <= 2 && k < clip.input_size(); ++k) {
+          if (clip.input(k).empty()) continue;
+          const std::optional<Tensor> b = constant(clip.input(k), "Clip bound");
+          LAPQ_CHECK(b && b->numel() == 1 && (b->dtype() == DType::kU8 || b->dtype() == DType::kI8),
+                     ErrorCode::kUnsupported, file_, ": ", label(clip), " clips quantized codes with a bound that is "
+                     "not a constant uint8 / int8 scalar");
+          (k == 1 ? code_lo : code_hi) = int_at(*b, 0);
+        }
+        code_clip_node = p->second;
+        p = q;
+      }
+    }
     LAPQ_CHECK(p != producer_.end() && m_.graph().node(p->second).op_type() == "QuantizeLinear",
                ErrorCode::kUnsupported, file_, ": ", label(n), " reads '", x,
                "', which is neither an initializer nor the output of a QuantizeLinear");
@@ -269,9 +290,21 @@ class Importer {
     a.order = p->second;
     a.where = label(qn);
     std::string src = qn.input(0);
+    if (code_clip_node >= 0) {  // codes [lo, hi] (uint8 scale): must be [0, 2^b - 1]
+      const int64_t shift = qq.zp_type == DType::kI8 ? 128 : 0;
+      const int64_t lo = std::max<int64_t>(code_lo, qq.zp_type == DType::kI8 ? -128 : 0) + shift;
+      const int64_t hi = std::min<int64_t>(code_hi, qq.zp_type == DType::kI8 ? 127 : 255) + shift;
+      a.bits = 0;
+      for (int b = kMinBits; b <= 8; ++b)
+        if (lo == 0 && hi == (1 << b) - 1 && a.zp <= hi) a.bits = b;
+      LAPQ_CHECK(a.bits > 0, ErrorCode::kUnsupported, file_, ": ", label(m_.graph().node(code_clip_node)),
+                 " keeps codes ", lo - shift, "..", hi - shift, " (zero point ", a.zp - shift,
+                 "); lapq grids use the codes 0..2^b-1 of uint8 with the zero point inside");
+      dead_[code_clip_node] = true;
+    }
     // A Clip right before the QuantizeLinear that keeps exactly 2^b codes: a b-bit grid.
     auto cp = producer_.find(src);
-    if (cp != producer_.end() && qq.zp_type == DType::kU8 && consumers_[src].size() == 1) {
+    if (code_clip_node < 0 && cp != producer_.end() && qq.zp_type == DType::kU8 && consumers_[src].size() == 1) {
       const auto& clip = m_.graph().node(cp->second);
       if (clip.op_type() == "Clip" && clip.input_size() >= 3) {
         const std::optional<Tensor> lo = constant(clip.input(1), "Clip bound"), hi = constant(clip.input(2), "Clip bound");
@@ -324,6 +357,7 @@ class Importer {
         id->add_input(src);
         id->add_output(o.name());
         used.insert(src);
+        output_alias_[src] = o.name();  // the loader drops the Identity: src is then called o.name()
       }
       used.insert(o.name());
     }
@@ -477,12 +511,13 @@ class Importer {
     std::sort(order.begin(), order.end());
     for (const auto& [pos, name] : order) {
       const ActInfo& a = acts_[name];
-      const int v = g.find_value(name);
+      int v = g.find_value(name);
+      if (v < 0 && output_alias_.count(name)) v = g.find_value(output_alias_[name]);
       LAPQ_CHECK(v >= 0, ErrorCode::kUnsupported, file_, ": ", a.where, " quantizes '", name,
                  "', which the optimized graph no longer has");
       ActQuant q;
       q.value = v;
-      q.value_name = name;
+      q.value_name = g.values[v].name;
       q.bits = a.bits;
       bool exact = false;
       if (a.zp == 0) {
@@ -507,7 +542,7 @@ class Importer {
   std::string file_;
   std::map<std::string, int> init_, producer_;
   std::map<std::string, std::vector<int>> consumers_;
-  std::map<std::string, std::string> hints_, rename_;
+  std::map<std::string, std::string> hints_, rename_, output_alias_;
   std::map<std::string, Tensor> folded_;
   std::map<std::string, WeightInfo> weights_;
   std::map<std::string, ActInfo> acts_;

@@ -7,6 +7,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "api/quantize.h"
@@ -259,6 +260,84 @@ struct TinyQdq {
     return s;
   }
 };
+
+// PyTorch's export of fake-quantized modules: weights as QuantizeLinear(float
+// initializer, per-channel scale) -> DequantizeLinear; activation codes restricted by a
+// Clip on the codes (7-bit: 0..127); zero points shared through Identity nodes.
+// x[1,2,4,4] -> Q -> Clip -> DQ -> Conv 1x1 (3 out) + Relu -> Q -> Clip -> DQ -> y
+TEST(Qdq, PyTorchStyleRunsOnIntegerKernels) {
+  TinyQdq t;
+  auto* g = t.m.mutable_graph();
+  g->clear_node();
+  auto* wf = g->add_initializer();
+  wf->set_name("wf");
+  wf->set_data_type(onnx::TensorProto::FLOAT);
+  for (int d : {3, 2, 1, 1}) wf->add_dims(d);
+  const float wv[6] = {0.5f, -0.25f, 0.125f, 0.9f, -0.7f, 0.3f};
+  for (float v : wv) wf->add_float_data(v);
+  auto* ws = g->add_initializer();
+  ws->set_name("wf_scale");
+  ws->set_data_type(onnx::TensorProto::FLOAT);
+  ws->add_dims(3);
+  for (float v : {0.5f / 127, 0.9f / 127, 0.7f / 127}) ws->add_float_data(v);
+  auto* wz = g->add_initializer();
+  wz->set_name("wf_zp");
+  wz->set_data_type(onnx::TensorProto::INT8);
+  wz->add_dims(3);
+  wz->set_raw_data(std::string(3, '\0'));
+  auto* hi = g->add_initializer();
+  hi->set_name("code_hi");
+  hi->set_data_type(onnx::TensorProto::UINT8);
+  hi->set_raw_data(std::string(1, '\x7f'));
+  for (auto& init : *g->mutable_initializer())
+    if (init.name() == "a_zp") init.set_raw_data(std::string(1, '\x40'));  // zero point 64, inside 0..127
+  t.node("Identity", {"a_zp"}, "a_zp_shared");
+  t.node("QuantizeLinear", {"x", "a_scale", "a_zp_shared"}, "xq");
+  t.node("Clip", {"xq", "", "code_hi"}, "xqc");
+  t.node("DequantizeLinear", {"xqc", "a_scale", "a_zp_shared"}, "xdq");
+  onnx::AttributeProto axis0;
+  axis0.set_name("axis");
+  axis0.set_type(onnx::AttributeProto::INT);
+  axis0.set_i(0);
+  *t.node("QuantizeLinear", {"wf", "wf_scale", "wf_zp"}, "wq")->add_attribute() = axis0;
+  *t.node("DequantizeLinear", {"wq", "wf_scale", "wf_zp"}, "wdq")->add_attribute() = axis0;
+  t.node("Conv", {"xdq", "wdq"}, "conv");
+  t.node("Relu", {"conv"}, "relu");
+  t.scalar("y_scale", 0.02f);
+  auto* yz = g->add_initializer();
+  yz->set_name("y_zp");
+  yz->set_data_type(onnx::TensorProto::UINT8);
+  yz->set_raw_data(std::string(1, '\0'));
+  t.node("QuantizeLinear", {"relu", "y_scale", "y_zp"}, "yq");
+  t.node("Clip", {"yq", "", "code_hi"}, "yqc");
+  t.node("DequantizeLinear", {"yqc", "y_scale", "y_zp"}, "y");
+  const QdqImport r = import_qdq_from_memory(t.bytes(), "pytorch-style");
+  ASSERT_EQ(r.file.config.weights.size(), 1u) << r.summary;
+  EXPECT_TRUE(r.file.config.weights[0].per_channel);
+  ASSERT_EQ(r.file.config.acts.size(), 2u) << r.summary;
+  for (const ActQuant& a : r.file.config.acts) EXPECT_EQ(a.bits, 7) << a.value_name;
+  const Shape shape{1, 2, 4, 4};
+  QuantizedNetwork net(r.graph, r.file.config, shape, 1);
+  EXPECT_TRUE(net.weight_is_integer(0));
+  // The QDQ semantics computed here: x codes 0..127 (zero point 64), weight
+  // codes rne(w / s), float conv of the dequantized values, Relu, y codes 0..127.
+  const Tensor x = random_input(shape, 3);
+  const Tensor y = net.forward(x);
+  const float sa = 0.1f, sy = 0.02f, wsc[3] = {0.5f / 127, 0.9f / 127, 0.7f / 127};
+  float max_diff = 0.f;
+  for (int oc = 0; oc < 3; ++oc)
+    for (int p = 0; p < 16; ++p) {
+      float acc = 0.f;
+      for (int ic = 0; ic < 2; ++ic) {
+        const float q = std::clamp(std::nearbyint(x.data<float>()[ic * 16 + p] / sa) + 64.f, 0.f, 127.f);
+        const float w = std::nearbyint(wv[oc * 2 + ic] / wsc[oc]) * wsc[oc];
+        acc += (q - 64.f) * sa * w;
+      }
+      const float ref = std::clamp(std::nearbyint(std::max(acc, 0.f) / sy), 0.f, 127.f) * sy;
+      max_diff = std::max(max_diff, std::fabs(ref - y.data<float>()[oc * 16 + p]));
+    }
+  EXPECT_LE(max_diff, sy * 1.001f);  // at most one code, next to a rounding boundary
+}
 
 void expect_qdq_error(const TinyQdq& t, ErrorCode code, const std::string& needle) {
   try {
