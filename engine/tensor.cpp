@@ -1,5 +1,6 @@
 #include "engine/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -32,17 +33,41 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
-int64_t shape_numel(const Shape& s) {
+namespace {
+
+std::atomic<size_t> g_max_tensor_bytes{kDefaultMaxTensorBytes};
+
+// Product of the non-zero known dims; kLimit (naming `where`) above
+// kMaxTensorElements or kMaxTensorRank dims.
+int64_t nonzero_product(const Shape& s, const std::string& where) {
+  LAPQ_CHECK(s.size() <= kMaxTensorRank, ErrorCode::kLimit, where, "shape of rank ", s.size(),
+             " exceeds lapq's limit of ", kMaxTensorRank, " dimensions");
   int64_t n = 1;
   for (int64_t d : s) {
-    LAPQ_CHECK(d >= 0, ErrorCode::kInvalidModel, "shape ", shape_str(s), " has an unknown or negative dimension");
+    if (d <= 0) continue;
     int64_t next;
-    LAPQ_CHECK(!__builtin_mul_overflow(n, d, &next) && next <= kMaxTensorElements, ErrorCode::kLimit,
+    LAPQ_CHECK(!__builtin_mul_overflow(n, d, &next) && next <= kMaxTensorElements, ErrorCode::kLimit, where,
                "tensor of shape ", shape_str(s), " exceeds lapq's limit of ", kMaxTensorElements, " elements");
     n = next;
   }
   return n;
 }
+
+}  // namespace
+
+int64_t shape_numel(const Shape& s) {
+  for (int64_t d : s)
+    LAPQ_CHECK(d >= 0, ErrorCode::kInvalidModel, "shape ", shape_str(s), " has an unknown or negative dimension");
+  const int64_t n = nonzero_product(s, "");
+  for (int64_t d : s)
+    if (d == 0) return 0;
+  return n;
+}
+
+void check_shape_limits(const Shape& s, const std::string& where) { nonzero_product(s, where + ": "); }
+
+size_t max_tensor_bytes() { return g_max_tensor_bytes.load(std::memory_order_relaxed); }
+void set_max_tensor_bytes(size_t bytes) { g_max_tensor_bytes.store(bytes, std::memory_order_relaxed); }
 
 int64_t checked_add(int64_t a, int64_t b, const std::string& where) {
   int64_t r;
@@ -77,6 +102,9 @@ std::string shape_str(const Shape& s) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   size_t bytes = static_cast<size_t>(numel_) * dtype_size(dtype_);
+  LAPQ_CHECK(bytes <= max_tensor_bytes(), ErrorCode::kLimit, "tensor of shape ", shape_str(shape_), " (",
+             dtype_name(dtype_), ") needs ", bytes, " bytes, above lapq's limit of ", max_tensor_bytes(),
+             " bytes per tensor");
   size_t padded = (bytes + 63) / 64 * 64 + 64;  // room for vector over-reads
   auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
   if (!p) throw Error(ErrorCode::kLimit, "out of memory allocating tensor " + shape_str(shape_));

@@ -34,9 +34,27 @@ using Shape = std::vector<int64_t>;
 // that claim absurd sizes (a 20-byte file asking for 10^12 floats).
 inline constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 
-// Number of elements; throws kLimit on overflow or above kMaxTensorElements,
+// Largest rank lapq accepts (numpy's limit); deeper shapes come only from
+// broken or hostile files.
+inline constexpr size_t kMaxTensorRank = 32;
+// Default of max_tensor_bytes(): no single tensor above 4 GiB.
+inline constexpr size_t kDefaultMaxTensorBytes = size_t{1} << 32;
+
+// Number of elements; throws kLimit above kMaxTensorRank dims or when the
+// product of the non-zero dims exceeds kMaxTensorElements (so every partial
+// product of the dims fits in int64, even for an empty tensor), and
 // kInvalidModel on a negative (unknown) dimension.
 int64_t shape_numel(const Shape& s);
+// The same limits for a shape whose dims may be unknown (-1 dims are
+// skipped); `where` names the node or tensor in the kLimit message. Shape
+// inference calls it on every output, so a model asking for an absurd tensor
+// fails at load time, before anything is allocated.
+void check_shape_limits(const Shape& s, const std::string& where);
+// Bytes a single tensor may take (Tensor's constructor throws kLimit above
+// it, before allocating). Process-wide; a fuzz harness lowers it below its
+// malloc limit, a server may lower it to bound memory per request.
+size_t max_tensor_bytes();
+void set_max_tensor_bytes(size_t bytes);
 bool shape_known(const Shape& s);  // no -1 dimensions
 std::string shape_str(const Shape& s);  // "[1,3,224,224]", "?" for -1
 // Dimension arithmetic from model data (pads, strides, sizes) that cannot

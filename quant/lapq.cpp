@@ -307,8 +307,22 @@ std::string fmt_p(double p) {
 }
 }  // namespace
 
+// NaN / Inf in a weight would make every step size fitted to it NaN and the
+// integer codes meaningless: refused up front, naming the tensor (the ONNX
+// loader already warned about it at load time). docs/errors.md.
+static void refuse_nonfinite_constants(const Graph& g) {
+  for (const Value& v : g.values) {
+    if (!v.is_constant() || v.dtype != DType::kF32) continue;
+    const auto data = v.constant.span<float>();
+    const auto bad = std::count_if(data.begin(), data.end(), [](float x) { return !std::isfinite(x); });
+    LAPQ_CHECK(bad == 0, ErrorCode::kInvalidModel, "cannot quantize: tensor '", v.name, "' holds ", bad,
+               " NaN / Inf value(s) (of ", data.size(), "); fix the model's weights first");
+  }
+}
+
 LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const CalibrationSet& calib,
                     const LapqOptions& opts) {
+  refuse_nonfinite_constants(fp32);
   const auto t0 = Clock::now();
   LapqResult res;
   LapqReport& rep = res.report;

@@ -122,10 +122,11 @@ int64_t range_count(T start, T limit, T delta, const std::string& where) {
   LAPQ_CHECK(delta != T(0), ErrorCode::kInvalidModel, where, ": delta is 0");
   double n;
   if constexpr (std::is_integral_v<T>) {
-    // Exact for integers: ceil((limit - start) / delta).
-    const int64_t diff = static_cast<int64_t>(limit) - static_cast<int64_t>(start);
-    const int64_t d = static_cast<int64_t>(delta);
-    int64_t q = diff / d;
+    // Exact for integers: ceil((limit - start) / delta), in 128 bits (the
+    // difference of two int64 values, or INT64_MIN / -1, overflows int64).
+    const __int128 diff = static_cast<__int128>(limit) - static_cast<__int128>(start);
+    const __int128 d = static_cast<__int128>(delta);
+    __int128 q = diff / d;
     if (diff % d != 0 && ((diff < 0) == (d < 0))) ++q;
     n = static_cast<double>(q);
   } else {
@@ -165,7 +166,12 @@ void range_ref(const Node& node, In in, Out out) {
     const T start = in[0]->data<T>()[0];
     const T delta = in[2]->data<T>()[0];
     T* dst = out[0]->data<T>();
-    for (int64_t i = 0; i < out[0]->numel(); ++i) dst[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+    for (int64_t i = 0; i < out[0]->numel(); ++i) {
+      if constexpr (std::is_integral_v<T>)  // i * delta alone may pass INT64_MAX; the sum stays in range
+        dst[i] = static_cast<T>(static_cast<__int128>(start) + static_cast<__int128>(i) * delta);
+      else
+        dst[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+    }
   });
 }
 

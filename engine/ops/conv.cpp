@@ -32,9 +32,9 @@ void conv_infer(InferContext& ctx) {
   LAPQ_CHECK(group >= 1 && OC >= 0 && OC % group == 0, ErrorCode::kInvalidModel, ctx.where(), ": ", OC,
              " output channels are not divisible by group ", group);
   if (x.shape[1] >= 0 && w.shape[1] >= 0)
-    LAPQ_CHECK(x.shape[1] == w.shape[1] * group, ErrorCode::kShapeMismatch, ctx.where(), ": input has ", x.shape[1],
-               " channels but weight expects ", w.shape[1] * group, " (", w.shape[1], " per group x ", group,
-               " groups)");
+    LAPQ_CHECK(x.shape[1] == checked_mul(w.shape[1], group, ctx.where()), ErrorCode::kShapeMismatch, ctx.where(),
+               ": input has ", x.shape[1], " channels but weight expects ", w.shape[1] * group, " (", w.shape[1],
+               " per group x ", group, " groups)");
   std::vector<int64_t> ks = ctx.node.attrs.get_ints("kernel_shape");
   if (!ks.empty())
     LAPQ_CHECK(ks == std::vector<int64_t>(w.shape.begin() + 2, w.shape.end()), ErrorCode::kInvalidModel, ctx.where(),

@@ -40,6 +40,7 @@ const Tensor& req_const_in(const InferContext& ctx, size_t i, const char* what) 
 
 void set_out(InferContext& ctx, size_t i, DType dtype, Shape shape) {
   if (i >= ctx.out.size() || ctx.out[i] == nullptr) return;
+  check_shape_limits(shape, ctx.where());  // kLimit at load time, not an allocation failure later
   ctx.out[i]->dtype = dtype;
   ctx.out[i]->shape = std::move(shape);
   ctx.out[i]->has_shape = true;

@@ -54,6 +54,8 @@ const Tensor* const_in(const InferContext& ctx, size_t i);
 // kUnsupported naming the node and input when it is not constant.
 const Tensor& req_const_in(const InferContext& ctx, size_t i, const char* what);
 // Sets dtype and shape of output i (ignored when that output is omitted).
+// Throws kLimit naming the node when the shape exceeds the tensor limits
+// (check_shape_limits in engine/tensor.h).
 void set_out(InferContext& ctx, size_t i, DType dtype, Shape shape);
 // Throws kUnsupported unless input i's dtype is one of `allowed`.
 void require_dtype(const InferContext& ctx, size_t i, std::initializer_list<DType> allowed);

@@ -1,5 +1,6 @@
 // MaxPool, AveragePool (1-D to 3-D: pads, strides, dilations for MaxPool,
 // ceil_mode, auto_pad, count_include_pad) and the global pools.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -13,6 +14,8 @@ using In = std::span<const Tensor* const>;
 using Out = std::span<Tensor* const>;
 
 bool is_max(const Node& node) { return node.op == "MaxPool"; }
+
+constexpr int64_t kMaxPoolWorkPerPlane = int64_t{1} << 32;
 
 Window pool_window(const Node& node, const Shape& x, const std::string& where) {
   std::vector<int64_t> kernel = node.attrs.get_ints("kernel_shape");
@@ -33,6 +36,17 @@ void pool_infer(InferContext& ctx) {
   LAPQ_CHECK(x.shape.size() >= 3 && x.shape.size() <= 5, ErrorCode::kShapeMismatch, ctx.where(),
              ": input must be [N,C,spatial...] with 1 to 3 spatial dims, got ", shape_str(x.shape));
   Window w = pool_window(ctx.node, x.shape, ctx.where());
+  // The kernel comes from an attribute, not from data: a tiny file can ask
+  // for a 10^6-wide window over a padded 1x1 input. Bound the work per (n, c)
+  // plane (output positions x window positions; ResNet's stem pool: 1.1e5).
+  __int128 work = 1;
+  for (size_t i = 0; i < w.out.size() && work <= kMaxPoolWorkPerPlane; ++i) {
+    work *= std::max<int64_t>(w.out[i], 1);  // each factor < 2^63, work <= 2^32 before: fits
+    if (work <= kMaxPoolWorkPerPlane) work *= w.kernel[i];
+  }
+  LAPQ_CHECK(work <= kMaxPoolWorkPerPlane, ErrorCode::kLimit, ctx.where(), ": kernel ", shape_str(w.kernel),
+             " over output ", shape_str(w.out), " exceeds lapq's limit of ", kMaxPoolWorkPerPlane,
+             " window positions per channel");
   Shape out{x.shape[0], x.shape[1]};
   out.insert(out.end(), w.out.begin(), w.out.end());
   set_out(ctx, 0, x.dtype, out);

@@ -53,12 +53,12 @@ void dropout_ref(const Node& node, In in, Out out) {
 
 // ---- Flatten / Reshape ---------------------------------------------------------------
 
-// Product of dims [first, last), -1 if any is unknown.
-int64_t known_prod(const Shape& s, size_t first, size_t last) {
+// Product of dims [first, last), -1 if any is unknown; kLimit on overflow.
+int64_t known_prod(const Shape& s, size_t first, size_t last, const std::string& where) {
   int64_t p = 1;
   for (size_t i = first; i < last; ++i) {
     if (s[i] < 0) return -1;
-    p *= s[i];
+    p = checked_mul(p, s[i], where);
   }
   return p;
 }
@@ -68,7 +68,7 @@ void flatten_infer(InferContext& ctx) {
   const Value& x = req_in(ctx, 0);
   const int64_t r = static_cast<int64_t>(x.shape.size());
   const int64_t axis = normalize_axis(ctx.node.attrs.get_int("axis", 1), r, ctx.where(), true);
-  set_out(ctx, 0, x.dtype, {known_prod(x.shape, 0, axis), known_prod(x.shape, axis, r)});
+  set_out(ctx, 0, x.dtype, {known_prod(x.shape, 0, axis, ctx.where()), known_prod(x.shape, axis, r, ctx.where())});
 }
 
 void reshape_infer(InferContext& ctx) {
@@ -118,7 +118,7 @@ void reshape_infer(InferContext& ctx) {
     const int64_t total = shape_numel(x.shape);
     int64_t known = 1;
     for (size_t i = 0; i < out.size(); ++i)
-      if (static_cast<int>(i) != infer_at) known *= out[i];
+      if (static_cast<int>(i) != infer_at) known = checked_mul(known, out[i], ctx.where());
     if (infer_at >= 0) {
       LAPQ_CHECK(known != 0 && total % known == 0, ErrorCode::kShapeMismatch, ctx.where(), ": cannot reshape ",
                  shape_str(x.shape), " to ", shape_str(spec));
@@ -240,7 +240,7 @@ void concat_infer(InferContext& ctx) {
                " has shape ", shape_str(v.shape), ", input 0 has ", shape_str(first.shape));
     for (int64_t d = 0; d < r; ++d) {
       if (d == axis) {
-        out[d] = (out[d] < 0 || v.shape[d] < 0) ? -1 : out[d] + v.shape[d];
+        out[d] = (out[d] < 0 || v.shape[d] < 0) ? -1 : checked_add(out[d], v.shape[d], ctx.where());
       } else if (out[d] < 0) {
         out[d] = v.shape[d];
       } else {
@@ -343,7 +343,7 @@ void split_infer(InferContext& ctx) {
     if (dim < 0) {
       lengths.assign(n, -1);
     } else if (by_count) {
-      const int64_t chunk = (dim + n - 1) / n;
+      const int64_t chunk = dim / n + (dim % n != 0);
       for (int64_t i = 0; i < n; ++i) lengths.push_back(std::max<int64_t>(0, std::min(chunk, dim - chunk * i)));
     } else {
       LAPQ_CHECK(dim % n == 0, ErrorCode::kShapeMismatch, ctx.where(), ": axis ", axis, " of size ", dim,
@@ -356,7 +356,7 @@ void split_infer(InferContext& ctx) {
   int64_t total = 0;
   for (int64_t l : lengths) {
     LAPQ_CHECK(l >= 0 || dim < 0, ErrorCode::kInvalidModel, ctx.where(), ": negative split length ", l);
-    total += l;
+    if (l > 0) total = checked_add(total, l, ctx.where());
   }
   LAPQ_CHECK(dim < 0 || total == dim, ErrorCode::kShapeMismatch, ctx.where(), ": split lengths sum to ", total,
              " but axis ", axis, " has size ", dim);
@@ -398,7 +398,7 @@ void tile_infer(InferContext& ctx) {
   Shape out = x.shape;
   for (size_t d = 0; d < reps.size(); ++d) {
     LAPQ_CHECK(reps[d] >= 0, ErrorCode::kInvalidModel, ctx.where(), ": negative repeat ", reps[d]);
-    if (out[d] >= 0) out[d] *= reps[d];
+    if (out[d] >= 0) out[d] = checked_mul(out[d], reps[d], ctx.where());
   }
   set_out(ctx, 0, x.dtype, out);
 }

@@ -44,20 +44,30 @@ SlicePlan plan_slice(const Shape& in, SliceArgs a, const std::string& where) {
     LAPQ_CHECK(step != 0, ErrorCode::kInvalidModel, where, ": step 0 on axis ", a.axes[i]);
     p.step[ax] = step;
     if (dim < 0) { p.out[ax] = -1; continue; }
-    if (dim == 0) { p.out[ax] = 0; continue; }  // nothing to take (and the clamps below need dim >= 1)
+    if (dim == 0) { p.out[ax] = 0; p.step[ax] = 1; continue; }  // nothing to take (the clamps below need dim >= 1)
     int64_t start = a.starts[i], end = a.ends[i];
     if (start < 0) start += dim;
     if (end < 0) end += dim;
+    // Starts, ends and steps may be anything from INT64_MIN to INT64_MAX
+    // (exporters write INT64_MAX for "to the end"): after clamping, the
+    // distance fits, and the length is ceil(distance / |step|) computed
+    // without forming distance + |step| - 1 or -INT64_MIN.
+    const uint64_t magnitude = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
+    int64_t distance;
     if (step > 0) {
       start = std::clamp<int64_t>(start, 0, dim);
       end = std::clamp<int64_t>(end, 0, dim);
-      p.out[ax] = end > start ? (end - start + step - 1) / step : 0;
+      distance = end - start;
     } else {
       start = std::clamp<int64_t>(start, 0, dim - 1);
       end = std::clamp<int64_t>(end, -1, dim - 1);
-      p.out[ax] = start > end ? (start - end - step - 1) / -step : 0;
+      distance = start - end;
     }
+    p.out[ax] = distance > 0 ? static_cast<int64_t>(1 + (static_cast<uint64_t>(distance) - 1) / magnitude) : 0;
     p.start[ax] = start;
+    // A step only matters when it is taken: with at most one element it is
+    // 1, so step * stride (formed by the implementations) cannot overflow.
+    if (p.out[ax] <= 1) p.step[ax] = 1;
   }
   return p;
 }
@@ -161,6 +171,10 @@ void pad_infer(InferContext& ctx) {
   Shape out(r);
   for (int64_t d = 0; d < r; ++d) {
     if (x.shape[d] < 0) { out[d] = -1; continue; }
+    // A negative pad crops; cropping more than the dim holds is an error (and
+    // keeps output index - begin pad from overflowing in the implementations).
+    LAPQ_CHECK(pads[d] >= -x.shape[d] && pads[d + r] >= -x.shape[d], ErrorCode::kShapeMismatch, ctx.where(),
+               ": pads ", pads[d], ", ", pads[d + r], " crop dim ", d, " of ", shape_str(x.shape), " below zero");
     out[d] = checked_add(checked_add(x.shape[d], pads[d], ctx.where()), pads[d + r], ctx.where());
     LAPQ_CHECK(out[d] >= 0, ErrorCode::kShapeMismatch, ctx.where(), ": pads crop dim ", d, " of ",
                shape_str(x.shape), " below zero");

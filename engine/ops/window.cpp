@@ -1,6 +1,9 @@
 #include "engine/ops/window.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
+#include "engine/tensor.h"
 
 namespace lapq::ops {
 
@@ -31,13 +34,16 @@ Window compute_window(const Node& node, const std::vector<int64_t>& in, const st
     const int64_t s = w.strides[i], d = w.dilations[i], k = kernel[i];
     LAPQ_CHECK(s >= 1 && d >= 1 && k >= 1, ErrorCode::kInvalidModel, where, ": kernel ", k, ", stride ", s,
                " and dilation ", d, " must be positive");
-    const int64_t ek = (k - 1) * d + 1;  // extent of the dilated kernel
+    // Every size below comes from the model file: checked arithmetic, so a
+    // kernel, dilation, pad or stride near INT64_MAX is a kLimit error.
+    const int64_t ek = checked_add(checked_mul(k - 1, d, where), 1, where);  // extent of the dilated kernel
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       // Output = ceil(in / stride); the total padding that needs is split,
       // the odd pixel going to the end (UPPER) or the beginning (LOWER).
       if (in[i] < 0) { w.out[i] = -1; continue; }
-      w.out[i] = (in[i] + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (w.out[i] - 1) * s + ek - in[i]);
+      w.out[i] = in[i] / s + (in[i] % s != 0);
+      const int64_t covered = checked_add(checked_mul(w.out[i] - 1, s, where), ek, where);
+      const int64_t total = std::max<int64_t>(0, covered - in[i]);
       w.pads_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       w.pads_end[i] = total - w.pads_begin[i];
       continue;
@@ -49,14 +55,16 @@ Window compute_window(const Node& node, const std::vector<int64_t>& in, const st
                  ": negative pads are not supported");
     }
     if (in[i] < 0) { w.out[i] = -1; continue; }
-    const int64_t span = in[i] + w.pads_begin[i] + w.pads_end[i] - ek;
-    LAPQ_CHECK(span >= 0, ErrorCode::kShapeMismatch, where, ": input size ", in[i], " (padded ",
-               in[i] + w.pads_begin[i] + w.pads_end[i], ") is smaller than the kernel extent ", ek,
-               " in spatial dim ", i);
-    int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    const int64_t padded = checked_add(checked_add(in[i], w.pads_begin[i], where), w.pads_end[i], where);
+    const int64_t span = padded - ek;
+    LAPQ_CHECK(span >= 0, ErrorCode::kShapeMismatch, where, ": input size ", in[i], " (padded ", padded,
+               ") is smaller than the kernel extent ", ek, " in spatial dim ", i);
+    // span / s rounded up without forming span + s - 1 (s may be huge).
+    int64_t out = (ceil_mode ? span / s + (span % s != 0) : span / s) + 1;
     // With ceil_mode the last window must start inside the input or the
-    // leading padding (as PyTorch and onnxruntime do).
-    if (ceil_mode && (out - 1) * s >= in[i] + w.pads_begin[i]) --out;
+    // leading padding (as PyTorch and onnxruntime do). (out - 1) * s may pass
+    // INT64_MAX when s is huge: compared in 128 bits.
+    if (ceil_mode && static_cast<__int128>(out - 1) * s >= in[i] + w.pads_begin[i]) --out;
     w.out[i] = out;
   }
   return w;

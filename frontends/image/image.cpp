@@ -58,6 +58,44 @@ void check_bmp_size(std::span<const uint8_t> b, const std::string& name) {
              b.size(), " bytes, its header needs ", need, ")");
 }
 
+// A JPEG's frame component count and Adobe APP14 color transform (-1: no
+// marker), read from the markers before the first scan. Malformed marker
+// structure is left to stb (which names it).
+struct JpegColor {
+  int components = 0;
+  int adobe_transform = -1;
+};
+JpegColor jpeg_color(std::span<const uint8_t> b) {
+  JpegColor c;
+  size_t at = 2;  // after SOI
+  while (at + 4 <= b.size() && b[at] == 0xFF) {
+    const uint8_t m = b[at + 1];
+    if (m == 0xFF) { ++at; continue; }  // fill byte
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { at += 2; continue; }  // markers without a length
+    const size_t len = static_cast<size_t>(b[at + 2]) << 8 | b[at + 3];
+    if (len < 2 || at + 2 + len > b.size()) break;
+    const uint8_t* d = b.data() + at + 4;  // segment data, len - 2 bytes
+    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof && len >= 8) c.components = d[5];
+    if (m == 0xEE && len >= 14 && std::memcmp(d, "Adobe", 5) == 0) c.adobe_transform = d[11];
+    if (m == 0xDA) break;  // start of scan: no more frame markers before the data
+    at += 2 + len;
+  }
+  return c;
+}
+
+// stb decodes 4-component JPEGs as Adobe writes them (APP14 transform 0:
+// inverted CMYK, 2: YCCK) to RGB, as PIL's convert("RGB") does; without that
+// marker it would read the first three components as YCbCr and return wrong
+// colours silently, so such files are refused.
+void check_jpeg_color(std::span<const uint8_t> b, const std::string& name) {
+  const JpegColor c = jpeg_color(b);
+  LAPQ_CHECK(c.components != 4 || c.adobe_transform == 0 || c.adobe_transform == 2, ErrorCode::kBadImage,
+             "JPEG image '", name, "' has 4 color components (CMYK) without an Adobe CMYK / YCCK marker",
+             (c.adobe_transform < 0 ? "" : detail::cat(" (transform ", c.adobe_transform, ")")),
+             "; its colors cannot be decoded reliably: convert it to RGB");
+}
+
 }  // namespace
 
 const char* image_format_name(ImageFormat f) {
@@ -114,6 +152,7 @@ Image decode_image_memory(std::span<const uint8_t> bytes, DecodeChannels want, c
              ", above lapq's limit of ", kMaxImageSide, " pixels per side");
 
   if (fmt == ImageFormat::kBmp) check_bmp_size(bytes, name);
+  if (fmt == ImageFormat::kJpeg) check_jpeg_color(bytes, name);
 
   // Native channel count: palette PNGs report 1 channel in the header but
   // decode to RGB(A), so the conversion is decided from the decoded result.

@@ -6,6 +6,8 @@
 // dropped (not composited, as PIL's convert("RGB") does), 16-bit PNG samples
 // keep their high byte, grayscale is expanded to RGB unless 1 channel is asked
 // for, and RGB is reduced to gray with PIL's convert("L") luma formula.
+// CMYK / YCCK JPEGs with Adobe's marker (what Photoshop writes) decode to RGB
+// as PIL's convert("RGB") does; 4-component JPEGs without it are refused.
 // Every failure is a lapq::Error naming the file: kIo when the file cannot be
 // read, kBadImage when its content is not a decodable image within the limits.
 #pragma once

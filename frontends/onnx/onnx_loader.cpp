@@ -4,6 +4,9 @@
 // right away, so passes and plans never see them.
 #include "frontends/onnx/onnx_loader.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <unordered_map>
@@ -40,6 +43,9 @@ AP::AttributeType attribute_type(const AP& a) {
 }
 
 AttrValue convert_attribute(const AP& a, const std::string& where, const std::string& base_dir) {
+  const int64_t elements = std::max<int64_t>({a.ints_size(), a.floats_size(), static_cast<int64_t>(a.s().size())});
+  LAPQ_CHECK(elements <= kMaxAttributeElements, ErrorCode::kLimit, "attribute '", a.name(), "' of ", where, " has ",
+             elements, " entries; lapq's limit is ", kMaxAttributeElements);
   switch (attribute_type(a)) {
     case AP::FLOAT: return a.f();
     case AP::INT: return static_cast<int64_t>(a.i());
@@ -65,6 +71,8 @@ class GraphBuilder {
     read_opset();
     const onnx::GraphProto& g = model_.graph();
     graph_.name = g.name().empty() ? file_ : g.name();
+    LAPQ_CHECK(g.node_size() <= kMaxGraphNodes, ErrorCode::kLimit, "model '", file_, "' has ", g.node_size(),
+               " nodes; lapq's limit is ", kMaxGraphNodes);
     for (const auto& init : g.initializer()) add_initializer(init);
     for (const auto& in : g.input()) add_input(in);
     for (const auto& n : g.node()) add_node(n);
@@ -75,6 +83,7 @@ class GraphBuilder {
     }
     graph_.validate_and_sort();
     normalize_opset_forms(graph_);  // opset-dependent meanings the reference ops cannot see
+    warn_nonfinite_constants();
     return std::move(graph_);
   }
 
@@ -102,6 +111,8 @@ class GraphBuilder {
   int value_id(const std::string& name) {
     auto it = ids_.find(name);
     if (it != ids_.end()) return it->second;
+    LAPQ_CHECK(graph_.values.size() < static_cast<size_t>(kMaxGraphValues), ErrorCode::kLimit, "model '", file_,
+               "' has more than ", kMaxGraphValues, " values (tensors); lapq's limit is ", kMaxGraphValues);
     Value v;
     v.name = name;
     int id = graph_.add_value(std::move(v));
@@ -116,7 +127,18 @@ class GraphBuilder {
     set_constant(value_id(init.name()), tensor_from_proto(init, base_dir_, "initializer '" + init.name() + "'"));
   }
 
+  // Adds a constant's bytes to the model's total (initializers, Constant
+  // nodes, tensor attributes); each tensor alone is bounded by
+  // max_tensor_bytes() before it is allocated.
+  void count_constant_bytes(size_t bytes, const std::string& what) {
+    constant_bytes_ += static_cast<int64_t>(bytes);
+    LAPQ_CHECK(constant_bytes_ <= kMaxInitializerBytes, ErrorCode::kLimit, "model '", file_, "' holds more than ",
+               kMaxInitializerBytes, " bytes of initializers and constants (reached at ", what,
+               "); lapq's limit is ", kMaxInitializerBytes);
+  }
+
   void set_constant(int id, Tensor t) {
+    count_constant_bytes(t.nbytes(), "'" + graph_.values[id].name + "'");
     Value& v = graph_.values[id];
     v.dtype = t.dtype();
     v.shape = t.shape();
@@ -152,6 +174,7 @@ class GraphBuilder {
           v.shape.push_back(-1);
         }
       }
+      check_shape_limits(v.shape, what);
     }
     graph_.inputs.push_back(id);
   }
@@ -192,7 +215,11 @@ class GraphBuilder {
       node.outputs.push_back(id);
     }
     LAPQ_CHECK(!node.outputs.empty(), ErrorCode::kInvalidModel, where, " has no outputs");
-    for (const auto& a : n.attribute()) node.attrs.set(a.name(), convert_attribute(a, where, base_dir_));
+    for (const auto& a : n.attribute()) {
+      AttrValue value = convert_attribute(a, where, base_dir_);
+      if (const Tensor* t = std::get_if<Tensor>(&value)) count_constant_bytes(t->nbytes(), "attribute '" + a.name() + "' of " + where);
+      node.attrs.set(a.name(), std::move(value));
+    }
     graph_.add_node(std::move(node));
   }
 
@@ -229,11 +256,28 @@ class GraphBuilder {
     set_constant(id, std::move(t));
   }
 
+  // NaN / Inf weights load (inference propagates them, as onnxruntime does)
+  // but are reported on stderr; `lapq quantize` refuses them (quant/lapq.cpp).
+  void warn_nonfinite_constants() const {
+    std::string names;
+    int tensors = 0;
+    for (const Value& v : graph_.values) {
+      if (!v.is_constant() || v.dtype != DType::kF32) continue;
+      const auto data = v.constant.span<float>();
+      if (std::all_of(data.begin(), data.end(), [](float x) { return std::isfinite(x); })) continue;
+      if (++tensors <= 3) names += std::string(names.empty() ? "" : ", ") + "'" + v.name + "'";
+    }
+    if (tensors == 0) return;
+    std::fprintf(stderr, "lapq: warning: model '%s' has NaN / Inf weights in %d tensor(s) (%s%s); outputs may be NaN\n",
+                 file_.c_str(), tensors, names.c_str(), tensors > 3 ? ", ..." : "");
+  }
+
   const onnx::ModelProto& model_;
   std::string file_;
   std::string base_dir_;
   Graph graph_;
   std::unordered_map<std::string, int> ids_;
+  int64_t constant_bytes_ = 0;
 };
 
 }  // namespace

@@ -8,7 +8,13 @@
 //                 inputs, cycles, external data outside the model folder
 //   kUnsupported  an opset outside 7..18, a non-default op domain, an op lapq
 //                 does not implement, float16 / string / sparse data
-//   kLimit        a tensor above kMaxTensorElements, a file above 2 GiB
+//   kLimit        a tensor above kMaxTensorElements / max_tensor_bytes() or
+//                 of rank above kMaxTensorRank, a file above 2 GiB, a graph
+//                 above the limits below
+//
+// The loader does not recurse: subgraph attributes (If / Loop / Scan bodies)
+// are refused as unsupported, and protobuf's own parser stops at 100 levels
+// of message nesting (a deeper file is "not a valid ONNX model").
 #pragma once
 
 #include <cstddef>
@@ -21,6 +27,14 @@ namespace lapq {
 // Oldest / newest default-domain opset the frontend accepts.
 inline constexpr int kMinOnnxOpset = 7;
 inline constexpr int kMaxOnnxOpset = 18;
+
+// Graph-size limits (kLimit). Far above any CNN (ResNet-50: ~180 nodes, 100 MB
+// of weights); they bound the memory a small hostile file can make lapq take
+// beyond what protobuf already holds.
+inline constexpr int kMaxGraphNodes = 1 << 20;
+inline constexpr int kMaxGraphValues = 1 << 22;
+inline constexpr int64_t kMaxInitializerBytes = int64_t{1} << 32;  // all initializers and constants, 4 GiB
+inline constexpr int kMaxAttributeElements = 1 << 20;  // entries of an ints / floats attribute, bytes of a string
 
 // Loads the model at `path`; external data files are looked up in its folder.
 Graph load_onnx(const std::string& path);

@@ -93,7 +93,9 @@ int64_t parse_external_int(const std::string& key, const std::string& text, cons
   return v;
 }
 
-void read_external(const TP& proto, const std::string& base_dir, const std::string& what, Tensor& dst) {
+// Checks the location and the sizes, then allocates and reads.
+Tensor read_external(const TP& proto, const std::string& base_dir, const std::string& what, DType dtype,
+                     const Shape& shape, size_t nbytes) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : proto.external_data()) {
@@ -107,19 +109,21 @@ void read_external(const TP& proto, const std::string& base_dir, const std::stri
              " does not exist");
   uintmax_t file_size = fs::file_size(path, ec);
   LAPQ_CHECK(!ec, ErrorCode::kIo, "cannot read the size of '", path.string(), "': ", ec.message());
-  const uintmax_t want = dst.nbytes();
+  const uintmax_t want = nbytes;
   if (length < 0) length = static_cast<int64_t>(want);
   LAPQ_CHECK(static_cast<uintmax_t>(length) == want, ErrorCode::kInvalidModel, what, " declares ", length,
-             " bytes of external data but its shape ", shape_str(dst.shape()), " needs ", want);
+             " bytes of external data but its shape ", shape_str(shape), " needs ", want);
   LAPQ_CHECK(static_cast<uintmax_t>(offset) <= file_size && want <= file_size - static_cast<uintmax_t>(offset),
-             ErrorCode::kInvalidModel, what, " reads bytes [", offset, ", ", offset + length, ") of '", path.string(),
+             ErrorCode::kInvalidModel, what, " reads ", length, " bytes at offset ", offset, " of '", path.string(),
              "', which has only ", file_size, " bytes");
   std::ifstream f(path, std::ios::binary);
   LAPQ_CHECK(f.good(), ErrorCode::kIo, "cannot open external data file '", path.string(), "'");
+  Tensor dst(dtype, shape);
   f.seekg(static_cast<std::streamoff>(offset));
   f.read(static_cast<char*>(dst.raw()), static_cast<std::streamsize>(want));
   LAPQ_CHECK(f.gcount() == static_cast<std::streamsize>(want), ErrorCode::kIo, "cannot read external data of ", what,
              " from '", path.string(), "'");
+  return dst;
 }
 
 template <class Dst, class Field>
@@ -143,12 +147,12 @@ Tensor tensor_from_proto(const TP& proto, const std::string& base_dir, const std
   Shape shape(proto.dims().begin(), proto.dims().end());
   for (int64_t d : shape)
     LAPQ_CHECK(d >= 0, ErrorCode::kInvalidModel, what, " has a negative dimension in shape ", shape_str(shape));
-  const int64_t numel = shape_numel(shape);  // kLimit before anything is allocated
+  check_shape_limits(shape, what);           // kLimit naming the tensor, before anything is allocated
+  const int64_t numel = shape_numel(shape);
   const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
 
   if (proto.data_location() == TP::EXTERNAL) {
-    Tensor t(dtype, shape);
-    read_external(proto, base_dir, what, t);
+    Tensor t = read_external(proto, base_dir, what, dtype, shape, nbytes);
     if (dtype == DType::kBool) normalize_bools(t);
     return t;
   }

@@ -4,6 +4,8 @@
 
 #include <stb/stb_image_write.h>
 
+#include <array>
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/error.h"
@@ -222,6 +224,73 @@ TEST(ImageDecode, ZeroSizedAndHugeImages) {
                "zero.bmp");
 }
 
+// A baseline 8x8 JPEG with 4 components of constant values `v` (one DC-only
+// block each), written byte by byte: stb_image_write cannot write CMYK.
+// adobe_transform < 0: no APP14 marker.
+std::vector<uint8_t> four_component_jpeg(const std::array<int, 4>& v, int adobe_transform) {
+  std::vector<uint8_t> b = {0xFF, 0xD8};
+  auto seg = [&](uint8_t marker, std::vector<uint8_t> data) {
+    b.insert(b.end(), {0xFF, marker, static_cast<uint8_t>((data.size() + 2) >> 8),
+                       static_cast<uint8_t>(data.size() + 2)});
+    b.insert(b.end(), data.begin(), data.end());
+  };
+  if (adobe_transform >= 0)
+    seg(0xEE, {'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, static_cast<uint8_t>(adobe_transform)});
+  std::vector<uint8_t> dqt(65, 1);
+  dqt[0] = 0;  // 8-bit table 0
+  dqt[1] = 8;  // DC step 8: a DC coefficient d decodes to 128 + d in every pixel
+  seg(0xDB, dqt);
+  seg(0xC0, {8, 0, 8, 0, 8, 4, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 4, 0x11, 0});
+  // DC table: categories 0..8, all with 4-bit codes 0000..1000. AC table: EOB only, code "0".
+  std::vector<uint8_t> dc = {0x00, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  seg(0xC4, dc);
+  std::vector<uint8_t> ac(17, 0);
+  ac[0] = 0x10;
+  ac[1] = 1;
+  ac.push_back(0x00);
+  seg(0xC4, ac);
+  seg(0xDA, {4, 1, 0x00, 2, 0x00, 3, 0x00, 4, 0x00, 0, 63, 0});
+  std::vector<int> bits;
+  auto put = [&](uint32_t value, int n) {
+    for (int i = n - 1; i >= 0; --i) bits.push_back((value >> i) & 1);
+  };
+  for (int c = 0; c < 4; ++c) {
+    const int d = v[c] - 128;
+    int cat = 0;
+    while ((std::abs(d) >> cat) != 0) ++cat;
+    put(static_cast<uint32_t>(cat), 4);
+    if (cat) put(static_cast<uint32_t>(d > 0 ? d : d + (1 << cat) - 1), cat);
+    put(0, 1);  // EOB
+  }
+  while (bits.size() % 8) bits.push_back(1);
+  for (size_t i = 0; i < bits.size(); i += 8) {
+    uint8_t byte = 0;
+    for (int k = 0; k < 8; ++k) byte = static_cast<uint8_t>(byte << 1 | bits[i + k]);
+    b.push_back(byte);
+    if (byte == 0xFF) b.push_back(0x00);  // byte stuffing
+  }
+  b.insert(b.end(), {0xFF, 0xD9});
+  return b;
+}
+
+TEST(ImageDecode, CmykJpegs) {
+  // Adobe CMYK stores inverted ink: R = stored C * stored K / 255 (PIL's
+  // convert("RGB") gives the same, +-1).
+  const std::array<int, 4> v = {200, 100, 50, 255};
+  const Image img = decode_image_memory(four_component_jpeg(v, 0), DecodeChannels::kRgb, "cmyk.jpg");
+  ASSERT_EQ(img.width, 8);
+  ASSERT_EQ(img.channels, 3);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(img.at(3, 5, c), v[c] * v[3] / 255.0, 1.0) << c;
+  const Image dark = decode_image_memory(four_component_jpeg({200, 100, 50, 128}, 0), DecodeChannels::kRgb, "k.jpg");
+  EXPECT_NEAR(dark.at(0, 0, 0), 200 * 128 / 255.0, 1.0);
+  // YCCK (transform 2) decodes too.
+  EXPECT_NO_THROW(decode_image_memory(four_component_jpeg(v, 2), DecodeChannels::kRgb, "ycck.jpg"));
+  // Without the marker the color meaning is unknown: refused, not guessed.
+  expect_error([&] { decode_image_memory(four_component_jpeg(v, -1), DecodeChannels::kRgb, "plain.jpg"); },
+               ErrorCode::kBadImage, "JPEG image 'plain.jpg' has 4 color components (CMYK) without an Adobe");
+  expect_error([&] { decode_image_memory(four_component_jpeg(v, 1), DecodeChannels::kRgb, "t1.jpg"); },
+               ErrorCode::kBadImage, "(transform 1)");
+}
 
 TEST(ImageDecode, MutatedFilesNeverCrash) {
   // Deterministic byte mutations of valid files: each must decode or throw

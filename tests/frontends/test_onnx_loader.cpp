@@ -268,6 +268,13 @@ TEST_F(ExternalData, ChecksSizesBeforeReading) {
   expect_error([&] { load(model("weights/missing.bin", "", ""), dir_.string()); }, ErrorCode::kIo,
                "does not exist");
   expect_error([&] { load(model("weights/c.bin", "", ""), ""); }, ErrorCode::kInvalidModel, "without a base folder");
+  // Offsets near INT64_MAX are compared, never added (no overflow in the message either).
+  expect_error([&] { load(model("weights/c.bin", "9223372036854775807", "12"), dir_.string()); },
+               ErrorCode::kInvalidModel, "12 bytes at offset 9223372036854775807 of");
+  // A 4 GiB tensor backed by a 20-byte file: refused from the sizes, before allocating 4 GiB.
+  onnx::ModelProto big = model("weights/c.bin", "", "");
+  big.mutable_graph()->mutable_initializer(0)->set_dims(0, int64_t{1} << 30);
+  expect_error([&] { load(big, dir_.string()); }, ErrorCode::kInvalidModel, "has only 20 bytes");
 }
 
 // ---- refusals ------------------------------------------------------------------------

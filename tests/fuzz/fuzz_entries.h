@@ -22,8 +22,16 @@
 
 namespace lapq::fuzz {
 
+// libFuzzer reports any single allocation above its malloc limit (4 GiB in
+// tools/fuzz.sh) as a crash; lapq's own per-tensor limit (4 GiB by default)
+// is lowered so an input asking for a huge tensor is rejected with kLimit,
+// as it would be in production, only sooner.
+inline constexpr size_t kFuzzMaxTensorBytes = size_t{64} << 20;
+inline void limit_tensor_bytes() { set_max_tensor_bytes(kFuzzMaxTensorBytes); }
+
 // ONNX bytes -> loader, graph passes, shape inference (symbolic dims = 1).
 inline bool onnx_model(const uint8_t* data, size_t size, const std::string& name) {
+  limit_tensor_bytes();
   try {
     Graph g = load_onnx_from_memory(data, size, name, "");
     optimize(g);
@@ -80,6 +88,7 @@ inline bool cli_value(const std::string& text, const std::string& name) {
 // embedded ONNX and the weight-code check all see the data. `path` is a
 // scratch file.
 inline bool quantized_model_file(const uint8_t* data, size_t size, const std::string& path) {
+  limit_tensor_bytes();
   std::string file;
   const bool whole_file = size >= 8 && std::memcmp(data, quant::kQModelMagic, 8) == 0;
   if (!whole_file && size > 0) {
