@@ -78,6 +78,30 @@ seeds = {
     "maxpool_softmax_opset9.onnx": model(
         [helper.make_node("MaxPool", ["x"], ["mp"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
          helper.make_node("Softmax", ["mp"], ["y"], axis=1)], [], [x], [y], opset=9),
+    # Integer attributes and shape inputs at their extremes (docs/errors.md):
+    # the fuzzer mutates them into overflow candidates.
+    "limits_ops.onnx": model(
+        [helper.make_node("Slice", ["x", "lo", "hi", "ax3", "hi"], ["s1"]),
+         helper.make_node("Conv", ["x", "w"], ["c"], strides=[3, 3], dilations=[2, 2], pads=[2, 2, 2, 2]),
+         helper.make_node("AveragePool", ["c"], ["ap"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
+         helper.make_node("Expand", ["ap", "eshape"], ["e"]),
+         helper.make_node("Tile", ["e", "reps"], ["tl"]),
+         helper.make_node("Reshape", ["tl", "rshape"], ["y"]),
+         helper.make_node("Range", ["r0", "r1", "r2"], ["r"]),
+         helper.make_node("ConstantOfShape", ["cshape"], ["cs"]),
+         helper.make_node("Pad", ["s1", "pads"], ["ps"])],
+        [numpy_helper.from_array(np.array([np.iinfo(np.int64).min], np.int64), "lo"),
+         numpy_helper.from_array(np.array([np.iinfo(np.int64).max], np.int64), "hi"),
+         numpy_helper.from_array(np.array([3], np.int64), "ax3"),
+         numpy_helper.from_array(np.full((4, 3, 3, 3), 0.25, np.float32), "w"),  # not from rng: later seeds stay
+         numpy_helper.from_array(np.array([1, 4, 2, 2], np.int64), "eshape"),
+         numpy_helper.from_array(np.array([1, 1, 2, 2], np.int64), "reps"),
+         numpy_helper.from_array(np.array([0, -1], np.int64), "rshape"),
+         numpy_helper.from_array(np.array(np.iinfo(np.int64).min, np.int64), "r0"),
+         numpy_helper.from_array(np.array(np.iinfo(np.int64).max, np.int64), "r1"),
+         numpy_helper.from_array(np.array(np.iinfo(np.int64).max, np.int64), "r2"),
+         numpy_helper.from_array(np.array([2, 3], np.int64), "cshape"),
+         numpy_helper.from_array(np.array([0, 0, 0, -1, 0, 0, 0, 2], np.int64), "pads")], [x], [y]),
 }
 for name, data in seeds.items():
     onnx.checker.check_model(onnx.load_from_string(data))
@@ -95,6 +119,10 @@ for fmt, ext, kw in [("PNG", "png", {}), ("JPEG", "jpg", {"quality": 75}), ("BMP
 buf = io.BytesIO()
 Image.fromarray(pixels).convert("RGBA").save(buf, format="PNG")
 write("image", "img_rgba.png", buf.getvalue())
+buf = io.BytesIO()  # PIL writes Adobe's APP14 marker with CMYK JPEGs
+Image.fromarray(pixels).convert("CMYK").save(buf, format="JPEG", quality=75)
+write("image", "img_cmyk.jpg", buf.getvalue())
+mutations("image", "img_cmyk.jpg", buf.getvalue())
 
 for i, v in enumerate(["crop=32", "resize=none", "mean=0.5,0.5,0.5", "std=0.2,0.2,0.2", "input_size=1,28,28",
                        "color=bgr", "resize_backend=tensor", "resize=[256,320]",
