@@ -48,8 +48,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     LAPQ_CHECK(w.wei[i] >= lo && w.wei[i] <= hi, ErrorCode::kInvalidArgument, "weight ", int(w.wei[i]), " at index ",
                i, " does not fit ", w.bits, " bits", where);
   int4_ = w.bits <= 4;
-  // run_dw keeps KH row pointers; the VNNI row kernel up to 64 tap offsets per row
-  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64 && p.KW <= 64;
+  depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64;  // run_dw keeps KH row pointers
   // Overflow bound: |acc| <= K*255*128 + |bias| (x16 for the nibble kernels).
   int64_t max_bias = 0;
   if (w.bias)
@@ -353,7 +352,7 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
         for (int64_t c = c_lo; c < c_hi; ++c) row[c] = base + (c - p_.pad_left) * p_.IC;
         std::fill(row + c_hi, row + iwp, zero);
       }
-      const size_t xbytes = (iwp + 2 * size_t(p_.stride_w)) * khp * 64;  // + the <= 32-channel block's planes
+      const size_t xbytes = iwp * khp * 64;
       if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
       uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
       cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, cp, iwp, wpk, za_, x, d, p_.OC, &ep);

@@ -28,8 +28,8 @@ enum class DwLayout {
 // of the row's window, padded (c = 0 .. iwp-1, input column c - pad_left), come as
 // col_ptrs: (KHp, iwp) pointers (out-of-image or kh >= KH: a row of za), KHp =
 // round_up(KH, 4), stored (KHp, iwp). Output pixel o reads columns o*stride_w + kw*dilation_w.
-// scratch: 64-byte aligned, (iwp + 2 * stride_w) * KHp * 64 bytes (interleaved
-// columns, reused by every output that reads them).
+// scratch: 64-byte aligned, iwp * KHp * 64 bytes (interleaved columns, reused by
+// every output that reads them).
 using DwRowUkernel = void (*)(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
                               size_t dilation_w, const uint8_t* const* col_ptrs, size_t iwp, const void* w,
                               int32_t za, void* scratch, void* dst, size_t dst_pixel_stride,
