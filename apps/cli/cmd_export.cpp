@@ -127,6 +127,9 @@ struct ImportArgs {
 void run_import(const ImportArgs& a) {
   LAPQ_CHECK(a.format == "onnx-qdq", ErrorCode::kInvalidArgument, "import: unknown format '", a.format,
              "' (supported: onnx-qdq)");
+  LAPQ_CHECK(std::filesystem::is_regular_file(a.in), ErrorCode::kIo, "model file not found: ", a.in);
+  LAPQ_CHECK(quant::is_qdq_model_file(a.in), ErrorCode::kInvalidArgument, "import: ", a.in,
+             " has no QuantizeLinear / DequantizeLinear nodes (an FP32 model: use it directly, or lapq quantize it)");
   quant::QdqImport r = quant::import_qdq(a.in);
   std::printf("%s", r.summary.c_str());
   quant::save_quantized_model(a.out, r.file, r.graph);
