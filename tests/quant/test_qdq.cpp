@@ -352,7 +352,35 @@ void expect_qdq_error(const TinyQdq& t, ErrorCode code, const std::string& needl
 
 TEST(Qdq, TinyModelImports) {
   TinyQdq t;
+  {  // ONNX Runtime's quantizer: the bias as int32 codes with an int32 zero point, per channel
+    auto* g = t.m.mutable_graph();
+    auto* b = g->add_initializer();
+    b->set_name("b");
+    b->set_data_type(onnx::TensorProto::INT32);
+    b->add_dims(3);
+    for (int v : {10, -20, 30}) b->add_int32_data(v);
+    auto* bs = t.scalar("b_scale", 0.05f);
+    bs->add_dims(3);
+    bs->add_float_data(0.05f);
+    bs->add_float_data(0.1f);
+    auto* bz = g->add_initializer();
+    bz->set_name("b_zp");
+    bz->set_data_type(onnx::TensorProto::INT32);
+    bz->add_dims(3);
+    for (int k = 0; k < 3; ++k) bz->add_int32_data(0);
+    auto* dq = t.node("DequantizeLinear", {"b", "b_scale", "b_zp"}, "bdq");
+    auto* axis = dq->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(onnx::AttributeProto::INT);
+    axis->set_i(0);
+    g->mutable_node(3)->add_input("bdq");  // Conv(xdq, wdq, bdq)
+  }
   const QdqImport r = import_qdq_from_memory(t.bytes(), "tiny.onnx");
+  const Tensor& bias = r.graph.values[r.graph.find_value("bdq")].constant;
+  ASSERT_EQ(bias.numel(), 3);
+  EXPECT_EQ(bias.data<float>()[0], 0.5f);
+  EXPECT_EQ(bias.data<float>()[1], -1.0f);
+  EXPECT_EQ(bias.data<float>()[2], 3.0f);
   ASSERT_EQ(r.file.config.weights.size(), 1u);
   EXPECT_EQ(r.file.config.weights[0].grid, GridKind::kSymmetric);
   EXPECT_EQ(r.file.config.weights[0].bits, 8);
