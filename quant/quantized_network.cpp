@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "engine/ops/window.h"
@@ -89,6 +90,79 @@ std::vector<float> oc_first(const Tensor& w, const WeightLayout& l) {
   return out;
 }
 
+// The inputs after input 0 of a Slice / Pad of an NCHW activation, re-expressed
+// for the same op on its u8 NHWC codes: axes and pads permuted (dim d of N,C,H,W
+// is dim kNhwcPos[d] of N,H,W,C), always in the input form; Pad's constant is a
+// u8 scalar for the zero-point code (written later: the code of 0.0). False when
+// the node has another form (arguments not constant, a pad value other than +0.0,
+// a non-constant pad mode), which then stays an FP32 op on the dequantized value.
+template <class AddConstant>
+bool code_view_inputs(const Graph& g, const Node& n, const std::string& base, AddConstant&& add_constant,
+                      std::vector<int>* ins) {
+  constexpr int64_t kNhwcPos[4] = {0, 3, 1, 2};
+  if (n.inputs.empty() || n.inputs[0] < 0 || g.values[n.inputs[0]].shape.size() != 4) return false;
+  auto const_input = [&](size_t k, const Tensor** t) {  // absent: *t = nullptr, true; non-constant: false
+    *t = nullptr;
+    if (!n.has_input(k)) return true;
+    *t = constant_of(g, n.inputs[k]);
+    return *t != nullptr;
+  };
+  auto axes_of = [&](std::vector<int64_t> axes, size_t count) -> std::optional<std::vector<int64_t>> {
+    if (axes.empty())
+      for (size_t k = 0; k < count; ++k) axes.push_back(static_cast<int64_t>(k));
+    for (int64_t& a : axes) {
+      if (a < 0) a += 4;
+      if (a < 0 || a >= 4) return std::nullopt;
+    }
+    return axes;
+  };
+  auto i64 = [&](const std::string& name, const std::vector<int64_t>& v) {
+    return add_constant(base + name, Tensor::from<int64_t>({static_cast<int64_t>(v.size())}, std::span<const int64_t>(v)));
+  };
+  if (n.op == "Slice") {
+    const Tensor *st = nullptr, *en = nullptr, *ax = nullptr, *sp = nullptr;
+    if (!const_input(1, &st) || !const_input(2, &en) || !const_input(3, &ax) || !const_input(4, &sp)) return false;
+    std::vector<int64_t> starts, ends, steps, axes;
+    if (st) {
+      if (!en) return false;
+      starts = st->to_i64();
+      ends = en->to_i64();
+      if (ax) axes = ax->to_i64();
+      if (sp) steps = sp->to_i64();
+    } else {
+      starts = n.attrs.get_ints("starts");
+      ends = n.attrs.get_ints("ends");
+      axes = n.attrs.get_ints("axes");
+    }
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    const auto a = axes_of(axes, starts.size());
+    if (!a || ends.size() != starts.size() || steps.size() != starts.size() || a->size() != starts.size()) return false;
+    std::vector<int64_t> nhwc_axes;
+    for (int64_t d : *a) nhwc_axes.push_back(kNhwcPos[d]);
+    *ins = {i64(":starts", starts), i64(":ends", ends), i64(":axes", nhwc_axes), i64(":steps", steps)};
+    return true;
+  }
+  if (n.op != "Pad" || n.attrs.get_string("mode", "constant") != "constant") return false;
+  const Tensor *pads_t = nullptr, *value_t = nullptr, *axes_t = nullptr;
+  if (!const_input(1, &pads_t) || !const_input(2, &value_t) || !const_input(3, &axes_t)) return false;
+  float value = n.attrs.get_float("value", 0.f);
+  if (value_t) {
+    if (value_t->dtype() != DType::kF32 || value_t->numel() != 1) return false;
+    value = value_t->data<float>()[0];
+  }
+  if (value != 0.f || std::signbit(value)) return false;  // +0.0 is exactly the zero-point code
+  const std::vector<int64_t> pads = pads_t ? pads_t->to_i64() : n.attrs.get_ints("pads");
+  const auto a = axes_of(axes_t ? axes_t->to_i64() : std::vector<int64_t>{}, pads.size() / 2);
+  if (!a || pads.size() != 2 * a->size()) return false;
+  std::vector<int64_t> nhwc(8, 0);
+  for (size_t k = 0; k < a->size(); ++k) {
+    nhwc[kNhwcPos[(*a)[k]]] = pads[k];
+    nhwc[kNhwcPos[(*a)[k]] + 4] = pads[k + a->size()];
+  }
+  *ins = {i64(":pads", nhwc), add_constant(base + ":zero_code", Tensor(DType::kU8, {}))};
+  return true;
+}
+
 Attributes make_attrs(std::initializer_list<std::pair<const char*, AttrValue>> list) {
   Attributes a;
   for (const auto& [k, v] : list) a.set(k, v);
@@ -161,6 +235,7 @@ struct QuantizedNetwork::Impl {
     std::vector<int> qadd_readers;      // qadds reading the codes
     int producer_pool = -1;             // pools index when a lapq.MaxPool writes the codes
     std::vector<int> pool_readers;      // pools reading the codes
+    std::vector<int> zp_pads;           // Pad nodes on these codes (views): their pad code is the zero point
   };
   // A residual Add (+ Relu / Clip) whose output is quantized: one lapq.QAdd.
   struct QAdd {
@@ -192,6 +267,7 @@ struct QuantizedNetwork::Impl {
   void write_quant_attrs(int node, const Grid& grid);
   void write_qadd(size_t k);
   void write_pool(size_t k);
+  void write_pad_code(int node, const Grid& grid);
 };
 
 // Codes [qmin, qmax] of grid g after a clamping activation (none, Relu, Clip):
@@ -236,6 +312,12 @@ void QuantizedNetwork::Impl::write_pool(size_t k) {
   at.set("zero_point", int64_t{out.zero_point});
   at.set("qmin", int64_t{out.code_min});
   at.set("qmax", int64_t{out.code_max});
+}
+
+// A Pad on codes pads with the code of 0.0, the zero point (input 2, a u8 scalar).
+void QuantizedNetwork::Impl::write_pad_code(int node, const Grid& grid) {
+  Graph& G = g();
+  G.values[G.nodes[node].inputs[2]].constant.data<uint8_t>()[0] = static_cast<uint8_t>(int_params(grid).zero_point);
 }
 
 // Quantizes slot i's master weights with its current alphas into the lowered
@@ -421,6 +503,10 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
   lg.opset = fg.opset;
   lg.name = fg.name;
   std::vector<int> f32v(nv, -1), u8v(nv, -1), rawv(nv, -1), constv(nv, -1);
+  // Codes of a value that is not a quantized activation itself but a Slice / Pad
+  // of one (a "view"): on that activation's grid.
+  std::vector<int> view_act(nv, -1);
+  auto grid_act = [&](int v) { return act_of[v] >= 0 ? act_of[v] : view_act[v]; };
   const auto consumers = fg.consumers();
   std::vector<bool> is_output(nv, false);
   for (int v : fg.outputs) is_output[v] = true;
@@ -461,7 +547,7 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
     }
     if (f32v[v] >= 0) return f32v[v];
     LAPQ_CHECK(u8v[v] >= 0, ErrorCode::kInternal, "quantized network: ", value_where(v), " read before it is produced");
-    const int j = act_of[v];
+    const int j = grid_act(v);
     f32v[v] = add_value(fg.values[v].name + ":dq");
     const int id = add_node(kDequantizeOp, "dequantize:" + fg.values[v].name, {u8v[v]}, {f32v[v]},
                             make_attrs({{"rank", int64_t(fg.values[v].shape.size())}}));
@@ -550,7 +636,7 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
           const bool codes = u8v[xv] >= 0;
           at.set(k == 0 ? "layout_a" : "layout_b", int64_t{codes});
           ins.push_back(codes ? u8v[xv] : need_f32(xv));
-          if (codes) qa.in_act[k] = act_of[xv];
+          if (codes) qa.in_act[k] = grid_act(xv);
         }
         u8v[out] = add_value(fg.values[out].name + ":u8");
         qa.node = add_node(kQAddOp, fg.node_label(i), ins, {u8v[out]}, std::move(at));
@@ -564,12 +650,30 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
         continue;
       }
     }
+    if (!integer && si < 0 && (n.op == "Slice" || n.op == "Pad") && u8v[n.inputs[0]] >= 0) {
+      // Slice / Pad of codes (ResNet option-A shortcuts): the same op on the u8 NHWC codes.
+      std::vector<int> ins;
+      if (n.outputs.size() == 1 && act_of[n.outputs[0]] < 0 && n.activation.kind == FusedActivation::Kind::kNone &&
+          code_view_inputs(fg, n, fg.node_label(i), add_constant, &ins)) {
+        const int out = n.outputs[0];
+        const int j = grid_act(n.inputs[0]);
+        ins.insert(ins.begin(), u8v[n.inputs[0]]);
+        u8v[out] = add_value(fg.values[out].name + ":u8");
+        view_act[out] = j;
+        const int id = add_node(n.op, fg.node_label(i), ins, {u8v[out]}, {});
+        if (n.op == "Pad") {
+          im.a[j].zp_pads.push_back(id);
+          im.write_pad_code(id, im.a[j].grid);
+        }
+        continue;
+      }
+    }
     if (!integer && si < 0 && n.op == "MaxPool" && n.inputs.size() == 1 && n.outputs.size() == 1 &&
         n.activation.kind == FusedActivation::Kind::kNone && u8v[n.inputs[0]] >= 0 && act_of[n.outputs[0]] >= 0 &&
         fg.values[n.inputs[0]].shape.size() == 4 && n.attrs.get_ints("kernel_shape").size() == 2) {
       // MaxPool from codes to a quantized output -> lapq.MaxPool (integer max + code map).
       Impl::QPool qp;
-      qp.in_act = act_of[n.inputs[0]];
+      qp.in_act = grid_act(n.inputs[0]);
       qp.out_act = act_of[n.outputs[0]];
       Attributes at;
       for (const char* k : {"kernel_shape", "strides", "pads", "dilations", "auto_pad", "ceil_mode"})
@@ -790,6 +894,10 @@ void QuantizedNetwork::set_act_range(size_t index, float alpha, float lo) {
   for (int k : a.pool_readers) {
     im.write_pool(k);
     im.rebuild(im.pools[k].node);
+  }
+  for (int node : a.zp_pads) {
+    im.write_pad_code(node, a.grid);
+    im.rebuild(node);
   }
   for (int si : a.consumer_weights) {
     im.write_epilogue(si);

@@ -7,6 +7,7 @@
 // in a network (integer op chosen, fast == reference, updates == fresh lowering).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -336,6 +337,100 @@ TEST(QOps, MaxPoolLoweredToIntegers) {
   EXPECT_TRUE(bits_equal(fast.plan().value(lg.nodes[pool].outputs[0]),
                          fresh.plan().value(fresh.lowered_graph().nodes[pool].outputs[0])));
   EXPECT_NE(fast.summary().find("codes written by lapq.MaxPool 'pool'"), std::string::npos) << fast.summary();
+}
+
+// ---- Slice / Pad on codes (option-A shortcut) --------------------------------------
+
+// input -> Conv + Relu (codes) -> Slice ::2 ::2 -> Pad channels 8 -> 16 -> Add with a
+// stride-2 conv + Relu (codes) -> GAP. `identity`: an Identity (an FP32 op) before
+// the Slice, which keeps the shortcut the FP32 island Dequantize -> Slice -> Pad.
+Graph shortcut_net(bool identity) {
+  testing::NetBuilder b(true, 9);
+  Value in;
+  in.name = "input";
+  in.shape = {-1, 3, 8, 8};
+  in.has_shape = true;
+  const int x = b.g.add_value(std::move(in));
+  b.g.inputs.push_back(x);
+  const int c1 = b.conv_bn("c1", x, 3, 8, 3, 1, 1, true);
+  const int c2 = b.conv_bn("c2", c1, 8, 16, 3, 2, 1, false);
+  const int src = identity ? b.node("Identity", "id", {c1}) : c1;
+  const int64_t kEnd = std::numeric_limits<int64_t>::max();
+  auto i64 = [&](std::vector<int64_t> v, const std::string& name) {
+    return b.constant(Tensor::from<int64_t>({static_cast<int64_t>(v.size())}, std::span<const int64_t>(v)), name);
+  };
+  const int sl = b.node("Slice", "slice", {src, i64({0, 0}, "st"), i64({kEnd, kEnd}, "en"), i64({-2, 3}, "ax"),
+                                           i64({2, 2}, "sp")});
+  const int pd = b.node("Pad", "pad", {sl, i64({0, 4, 0, 0, 0, 4, 0, 0}, "pads")});
+  const int add = b.add_relu("add", c2, pd);
+  b.g.outputs.push_back(b.node("GlobalAveragePool", "gap", {add}));
+  b.g.validate_and_sort();
+  return b.g;
+}
+
+QuantConfig shortcut_config(const Graph& g) {
+  QuantConfig cfg;
+  for (int n : quantizable_weight_nodes(g)) {
+    WeightQuant w;
+    w.node = n;
+    w.bits = 8;
+    w.grid = GridKind::kSymmetric;
+    w.alpha = {0.4f};
+    cfg.weights.push_back(w);
+  }
+  auto act = [&](const char* name, float lo, float alpha) {
+    ActQuant a;
+    a.value = g.find_value(name);
+    a.bits = 8;
+    a.grid = GridKind::kAsymmetric;  // zero point != 0: the pad code matters
+    a.lo = lo;
+    a.alpha = alpha;
+    cfg.acts.push_back(a);
+  };
+  act("input", -3.f, 3.f);
+  act("c1_out", -0.3f, 2.f);
+  act("add_out", -0.5f, 3.f);
+  return cfg;
+}
+
+TEST(QOps, SliceAndPadRunOnCodes) {
+  const Shape shape{2, 3, 8, 8};
+  const Tensor x = testing::random_input(shape, 8);
+  const Graph g = shortcut_net(false), gi = shortcut_net(true);
+  PlanOptions keep;
+  keep.reuse_memory = false;
+  QuantizedNetwork views(g, shortcut_config(g), shape, keep), island(gi, shortcut_config(gi), shape, keep);
+  const Graph& lg = views.lowered_graph();
+  // The GAP's input is dequantized in both; the island also dequantizes c1's codes.
+  EXPECT_EQ(count_op(lg, kDequantizeOp), 1) << lg.to_string();
+  EXPECT_EQ(count_op(island.lowered_graph(), kDequantizeOp), 2) << island.lowered_graph().to_string();
+  int views_on_codes = 0;
+  for (const Node& n : lg.nodes) {
+    if (n.op != "Slice" && n.op != "Pad") continue;
+    EXPECT_EQ(lg.values[n.inputs[0]].dtype, DType::kU8) << n.name;
+    ++views_on_codes;
+  }
+  EXPECT_EQ(views_on_codes, 2);
+  auto add_codes = [](QuantizedNetwork& net) -> const Tensor& {
+    return net.plan().value(net.lowered_graph().find_value("add_out:u8"));
+  };
+  views.forward(x);
+  island.forward(x);
+  EXPECT_TRUE(bits_equal(add_codes(views), add_codes(island)));
+  // A new grid for the sliced codes (zero point 0 -> 51 -> ...) reaches the pad code and the QAdd.
+  for (auto [alpha, lo] : {std::pair{1.1f, -0.6f}, std::pair{2.5f, 0.f}}) {
+    views.set_act_range(1, alpha, lo);
+    island.set_act_range(1, alpha, lo);
+    views.forward(x);
+    island.forward(x);
+    EXPECT_TRUE(bits_equal(add_codes(views), add_codes(island))) << alpha << " " << lo;
+    QuantConfig cfg = shortcut_config(g);
+    cfg.acts[1].alpha = alpha;
+    cfg.acts[1].lo = lo;
+    QuantizedNetwork fresh(g, cfg, shape, keep);
+    fresh.forward(x);
+    EXPECT_TRUE(bits_equal(add_codes(views), add_codes(fresh)));
+  }
 }
 
 }  // namespace
