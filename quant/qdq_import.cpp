@@ -93,6 +93,8 @@ class Importer {
       if (g.node(i).op_type() == "DequantizeLinear") handle_dq(i);
     for (int i = 0; i < g.node_size(); ++i)
       if (!dead_[i] && g.node(i).op_type() == "QuantizeLinear") {
+        LAPQ_CHECK(g.node(i).output_size() == 1, ErrorCode::kInvalidModel, file_, ": ", label(g.node(i)),
+                   " must have one output");
         bool all_dead = true;
         for (int c : consumers_[g.node(i).output(0)]) all_dead = all_dead && dead_[c];
         LAPQ_CHECK(all_dead && !consumers_[g.node(i).output(0)].empty(), ErrorCode::kUnsupported, file_, ": ",
@@ -114,15 +116,15 @@ class Importer {
 
  private:
   // The TensorProto behind `name`: an initializer or a Constant node's value (nullptr otherwise).
-  const TP* const_proto(const std::string& name) const {
-    if (name.empty()) return nullptr;
+  const TP* const_proto(const std::string& name, int depth = 0) const {
+    if (name.empty() || depth > 64) return nullptr;  // depth: a cycle of Identity nodes is not a constant
     auto it = init_.find(name);
     if (it != init_.end()) return &m_.graph().initializer(it->second);
     auto p = producer_.find(name);
     if (p != producer_.end()) {
       const auto& n = m_.graph().node(p->second);
       if (n.op_type() == "Constant" && n.attribute_size() == 1 && n.attribute(0).name() == "value") return &n.attribute(0).t();
-      if (n.op_type() == "Identity" && n.input_size() == 1) return const_proto(n.input(0));  // PyTorch shares constants so
+      if (n.op_type() == "Identity" && n.input_size() == 1) return const_proto(n.input(0), depth + 1);  // PyTorch shares constants so
     }
     return nullptr;
   }
@@ -272,6 +274,8 @@ class Importer {
       LAPQ_CHECK(w->dtype() == DType::kF32, ErrorCode::kInvalidModel, file_, ": ", label(qn), " quantizes a ",
                  dtype_name(w->dtype()), " constant");
       const QParams q = read_qparams(qn, w->rank(), w->shape(), DType::kU8);
+      LAPQ_CHECK(q.zp_type == DType::kU8 || q.zp_type == DType::kI8, ErrorCode::kInvalidModel, file_, ": ",
+                 label(qn), ": zero point of type ", dtype_name(q.zp_type), " (QuantizeLinear takes uint8 or int8)");
       return fold_weight(i, quantize(*w, q), qn.input(0));
     }
     // An activation pair: the same per-tensor grid on both sides.
@@ -330,9 +334,16 @@ class Importer {
     dead_[i] = true;
   }
 
+  // The value a removed DequantizeLinear output stands for (renames chain when pairs follow each other).
   std::string resolve(const std::string& name) const {
-    auto it = rename_.find(name);
-    return it == rename_.end() ? name : resolve(it->second);
+    std::string cur = name;
+    for (size_t steps = 0; steps <= rename_.size(); ++steps) {
+      auto it = rename_.find(cur);
+      if (it == rename_.end()) return cur;
+      cur = it->second;
+    }
+    throw Error(ErrorCode::kInvalidModel, file_ + ": QuantizeLinear / DequantizeLinear pairs around '" + name +
+                                              "' form a cycle");
   }
 
   // The FP32 model: live nodes with renamed inputs, folded weights as initializers,

@@ -442,6 +442,11 @@ TEST(Qdq, BadQdqIsAClearError) {
     t.m.mutable_graph()->mutable_node(1)->set_input(1, "b_scale");
     expect_qdq_error(t, ErrorCode::kUnsupported, "different grids");
   }
+  {  // the QuantizeLinear reads its own pair's output: a cycle
+    TinyQdq t;
+    t.m.mutable_graph()->mutable_node(0)->set_input(0, "xdq");
+    expect_qdq_error(t, ErrorCode::kInvalidModel, "form a cycle");
+  }
   {  // a grid hint that the codes contradict (odd codes expected)
     TinyQdq t;
     auto* p = t.m.add_metadata_props();
