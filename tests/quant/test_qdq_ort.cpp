@@ -132,6 +132,8 @@ TEST(QdqOrt, ExportedW8A8ModelAgreesWithLapq) {
 TEST(QdqOrt, Resnet20W8A8Top1MatchesLapq) {
   const std::string dir = std::string(LAPQ_SHARED_DATA_DIR) + "/cifar10";
   if (!fs::exists(dir + "/resnet20.onnx")) GTEST_SKIP() << "no " << dir << "/resnet20.onnx";
+  if (std::getenv("LAPQ_SANITIZER_RUN"))
+    GTEST_SKIP() << "500 real images are too slow under the sanitizers; the Release suite runs this";
   if (const std::string why = ort_missing(); !why.empty()) GTEST_SKIP() << why;
   ModelOptions mo;
   mo.preprocess_overrides = {"resize=none", "crop=none"};
