@@ -38,6 +38,23 @@ using InferFn = void (*)(InferContext& ctx);
 // apply node.activation (the executor does, see OpKernel::fuses_activation).
 using ReferenceFn = void (*)(const Node& node, std::span<const Tensor* const> in, std::span<Tensor* const> out);
 
+// Storage order of an activation inside a Plan. The graph, every shape and
+// Plan::value() stay NCHW; a Plan may keep 4-D float32 activations
+// channels-last between kernels that can read and write them so (see
+// engine/passes/layout.h). kPlain = row-major as the shape says (NCHW).
+enum class Layout : uint8_t { kPlain, kNhwc };
+
+// True when the storage order of a value of this shape matters: 4-D with
+// C > 1 and H * W > 1. Otherwise NCHW and NHWC address the same bytes.
+inline bool layout_matters(const Shape& s) { return s.size() == 4 && s[1] > 1 && s[2] * s[3] > 1; }
+
+// What a fast candidate can do with channels-last (NHWC) activations of a node.
+enum class LayoutSupport : uint8_t {
+  kPlainOnly,  // NCHW only
+  kConverts,   // input 0 and output 0 each in either layout, independently (Conv: converts as needed)
+  kFollows,    // all 4-D activations of the node in one common layout (pooling, elementwise)
+};
+
 // A ready-to-run implementation of one node for fixed input shapes. Created
 // once per plan (weights packed / reordered there); run() must not allocate.
 class OpKernel {
@@ -47,6 +64,9 @@ class OpKernel {
   virtual std::string impl_name() const = 0;
   // True when run() already applies node.activation.
   virtual bool fuses_activation() const { return false; }
+  // Layout conversions run() performs between a value's storage layout and
+  // the layout the kernel computes in (e.g. NCHW input -> NHWC convolution).
+  virtual int layout_conversions() const { return 0; }
 };
 
 // What a candidate sees when asked to implement a node.
@@ -57,13 +77,24 @@ struct KernelRequest {
   // Input values (nullptr = omitted); constant inputs (weights) carry data.
   std::vector<const Value*> in;
   std::vector<const Value*> out;
+  // Storage layout of each input / output; missing entries are kPlain. Only
+  // candidates whose LayoutQuery allows it are given a non-plain layout.
+  std::vector<Layout> in_layouts = {};
+  std::vector<Layout> out_layouts = {};
+  Layout in_layout(size_t i) const { return i < in_layouts.size() ? in_layouts[i] : Layout::kPlain; }
+  Layout out_layout(size_t i) const { return i < out_layouts.size() ? out_layouts[i] : Layout::kPlain; }
 };
 // Returns a kernel, or nullptr after writing a one-line reason to *why_not.
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelRequest&, std::string* why_not)>;
 
+// Asked with all layouts kPlain: what the candidate could do with NHWC
+// activations of this node. Candidates without a query are NCHW-only.
+using LayoutQuery = LayoutSupport (*)(const KernelRequest&);
+
 struct FastCandidate {
   std::string name;  // "onednn", "avx512vnni", ...
   KernelFactory create;
+  LayoutQuery layouts = nullptr;
 };
 
 struct OpSchema {

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/passes/layout.h"
+
 namespace lapq {
 
 namespace {
@@ -37,6 +39,34 @@ void check_input_shape(const Value& v, const Shape& given) {
   for (int64_t d : given)
     LAPQ_CHECK(d >= 0, ErrorCode::kShapeMismatch, "input '", v.name, "': shape ", shape_str(given),
                " must be concrete");
+}
+
+bool channels_last_allowed() {
+  const char* v = std::getenv("LAPQ_CHANNELS_LAST");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+// (N, C, HW) <-> (N, HW, C), in blocks of 16 x 16 so both sides stay in cache.
+void transpose_planes(const float* src, float* dst, int64_t N, int64_t rows, int64_t cols) {
+  constexpr int64_t B = 16;
+  for (int64_t n = 0; n < N; ++n) {
+    const float* s = src + n * rows * cols;
+    float* d = dst + n * rows * cols;
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+    for (int64_t r0 = 0; r0 < rows; r0 += B)
+      for (int64_t c0 = 0; c0 < cols; c0 += B)
+        for (int64_t r = r0; r < std::min(rows, r0 + B); ++r)
+          for (int64_t c = c0; c < std::min(cols, c0 + B); ++c) d[c * rows + r] = s[r * cols + c];
+  }
+}
+
+void nhwc_to_nchw(const Tensor& src, Tensor& dst) {
+  const Shape& s = src.shape();
+  transpose_planes(src.data<float>(), dst.data<float>(), s[0], s[2] * s[3], s[1]);
+}
+void nchw_to_nhwc(const Tensor& src, Tensor& dst) {
+  const Shape& s = src.shape();
+  transpose_planes(src.data<float>(), dst.data<float>(), s[0], s[1], s[2] * s[3]);
 }
 
 }  // namespace
@@ -93,23 +123,75 @@ Plan::Plan(Graph graph, const std::vector<Shape>& input_shapes, PlanOptions opti
   omp_set_num_threads(num_threads_);
 
   const bool verbose = verbose_dispatch();
-  kernels_.resize(graph_.nodes.size());
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) kernels_[i] = make_kernel(i, verbose);
+  const size_t n = graph_.nodes.size();
+  kernels_.resize(n);
+  layouts_.assign(graph_.values.size(), Layout::kPlain);
+  support_.assign(n, LayoutSupport::kPlainOnly);
+  if (options.channels_last && options.allow_fast && channels_last_allowed()) {
+    for (size_t i = 0; i < n; ++i) support_[i] = layout_support(i);
+    layouts_ = assign_layouts(graph_, support_);
+  }
+  // A kernel that cannot take the layouts it was given (its candidate
+  // declined after the query said yes) makes its node NCHW-only: assign again.
+  for (bool done = false; !done;) {
+    done = true;
+    for (size_t i = 0; i < n && done; ++i) {
+      kernels_[i] = make_kernel(i, verbose);
+      if (kernels_[i]) continue;
+      support_[i] = LayoutSupport::kPlainOnly;
+      layouts_ = assign_layouts(graph_, support_);
+      done = false;
+    }
+  }
+  if (verbose) {
+    int nhwc = 0;
+    for (Layout l : layouts_) nhwc += l == Layout::kNhwc;
+    std::fprintf(stderr, "lapq: layouts: %d value(s) channels-last, %d layout conversion(s) per run\n", nhwc,
+                 layout_conversions());
+  }
   plan_memory(options.reuse_memory);
 }
 
 Plan::~Plan() = default;
 
+LayoutSupport Plan::layout_support(size_t i) const {
+  const Node& node = graph_.nodes[i];
+  const OpSchema* schema = OpRegistry::get().find(node.op);
+  KernelRequest request{graph_, node, num_threads_, {}, {}};
+  for (int v : node.inputs) request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
+  for (int v : node.outputs) request.out.push_back(&graph_.values[v]);
+  for (const FastCandidate& candidate : schema->fast) {
+    if (!candidate.layouts) continue;
+    const LayoutSupport s = candidate.layouts(request);
+    if (s != LayoutSupport::kPlainOnly) return s;
+  }
+  return is_flat_elementwise(node, graph_) ? LayoutSupport::kFollows : LayoutSupport::kPlainOnly;
+}
+
 std::unique_ptr<OpKernel> Plan::make_kernel(size_t i, bool verbose) const {
   const Node& node = graph_.nodes[i];
   const OpSchema* schema = OpRegistry::get().find(node.op);  // checked by infer_shapes
   KernelRequest request{graph_, node, num_threads_, {}, {}};
-  for (int v : node.inputs) request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
-  for (int v : node.outputs) request.out.push_back(&graph_.values[v]);
+  bool channels_last = false;
+  for (int v : node.inputs) {
+    request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
+    request.in_layouts.push_back(v >= 0 ? layouts_[v] : Layout::kPlain);
+    channels_last |= request.in_layouts.back() != Layout::kPlain;
+  }
+  for (int v : node.outputs) {
+    request.out.push_back(&graph_.values[v]);
+    request.out_layouts.push_back(layouts_[v]);
+    channels_last |= request.out_layouts.back() != Layout::kPlain;
+  }
   std::unique_ptr<OpKernel> kernel;
   std::string reasons;
   if (options_.allow_fast) {
     for (const FastCandidate& candidate : schema->fast) {
+      // With channels-last operands only candidates that said they handle them.
+      if (channels_last) {
+        KernelRequest plain{graph_, node, num_threads_, request.in, request.out};
+        if (!candidate.layouts || candidate.layouts(plain) == LayoutSupport::kPlainOnly) continue;
+      }
       std::string why;
       kernel = candidate.create(request, &why);
       if (kernel) break;
@@ -117,14 +199,28 @@ std::unique_ptr<OpKernel> Plan::make_kernel(size_t i, bool verbose) const {
     }
   }
   if (!kernel) {
+    // The reference computes in NCHW; flat elementwise ops compute the same on any layout.
+    if (channels_last && !is_flat_elementwise(node, graph_)) {
+      if (verbose)
+        std::fprintf(stderr, "lapq: node %zu %s '%s': no kernel for channels-last operands%s; planning it NCHW\n", i,
+                     node.op.c_str(), graph_.node_label(static_cast<int>(i)).c_str(), reasons.c_str());
+      return nullptr;
+    }
     LAPQ_CHECK(schema->reference, ErrorCode::kUnsupported, "operator '", node.op, "' has no implementation");
     kernel = std::make_unique<ReferenceKernel>(node, schema->reference);
   }
   if (verbose)
-    std::fprintf(stderr, "lapq: node %zu %s '%s' -> %s%s%s\n", i, node.op.c_str(),
+    std::fprintf(stderr, "lapq: node %zu %s '%s' -> %s%s%s%s\n", i, node.op.c_str(),
                  graph_.node_label(static_cast<int>(i)).c_str(), kernel->impl_name().c_str(),
-                 reasons.empty() ? "" : "  (declined:", reasons.empty() ? "" : (reasons + ")").c_str());
+                 channels_last ? " [nhwc]" : "", reasons.empty() ? "" : "  (declined:",
+                 reasons.empty() ? "" : (reasons + ")").c_str());
   return kernel;
+}
+
+int Plan::layout_conversions() const {
+  int n = 0;
+  for (const auto& k : kernels_) n += k ? k->layout_conversions() : 0;
+  return n;
 }
 
 void Plan::rebuild_kernel(int node_id) {
@@ -140,6 +236,8 @@ void Plan::rebuild_kernel(int node_id) {
   }
   kernels_[node_id].reset();
   kernels_[node_id] = make_kernel(static_cast<size_t>(node_id), false);  // quiet: called per evaluation
+  LAPQ_CHECK(kernels_[node_id], ErrorCode::kInternal, "rebuild_kernel: node '", graph_.node_label(node_id),
+             "' has no kernel for its channels-last operands any more");
 }
 
 // Liveness-planned arena: walk the nodes in order; each output takes the
@@ -217,8 +315,28 @@ const Shape& Plan::input_shape(int i) const { return graph_.values.at(graph_.inp
 
 std::string Plan::impl_name(int node_id) const { return kernels_.at(node_id)->impl_name(); }
 
-const Tensor& Plan::value(int value_id) const { return buffers_.at(value_id); }
-Tensor& Plan::mutable_value(int value_id) { return buffers_.at(value_id); }
+const Tensor& Plan::value(int value_id) const {
+  const Tensor& stored = buffers_.at(value_id);
+  if (layouts_[value_id] == Layout::kPlain) return stored;
+  if (nchw_copies_.size() != buffers_.size()) nchw_copies_.resize(buffers_.size());
+  Tensor& copy = nchw_copies_[value_id];
+  if (copy.empty()) copy = Tensor(stored.dtype(), stored.shape());
+  nhwc_to_nchw(stored, copy);
+  return copy;
+}
+
+Tensor& Plan::mutable_value(int value_id) {
+  if (layouts_.at(value_id) == Layout::kPlain) return buffers_.at(value_id);
+  Tensor& copy = const_cast<Tensor&>(value(value_id));
+  if (std::find(written_.begin(), written_.end(), value_id) == written_.end()) written_.push_back(value_id);
+  return copy;
+}
+
+// Values written through mutable_value() in NCHW go back to their storage.
+void Plan::flush_written_values() {
+  for (int v : written_) nchw_to_nhwc(nchw_copies_[v], buffers_[v]);
+  written_.clear();
+}
 
 void Plan::set_input(int i, const Tensor& t) {
   LAPQ_CHECK(i >= 0 && i < static_cast<int>(graph_.inputs.size()), ErrorCode::kInvalidArgument,
@@ -234,6 +352,7 @@ void Plan::set_input(int i, const Tensor& t) {
 
 void Plan::run_nodes(int first, int last) {
   omp_set_num_threads(num_threads_);  // another plan in this thread may have changed it
+  if (!written_.empty()) flush_written_values();
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
   for (int i = first; i < last; ++i) {
@@ -250,7 +369,10 @@ void Plan::run_nodes(int first, int last) {
 #pragma omp parallel for schedule(static) if (n > 4 * chunk)
       for (int64_t j = 0; j < n; j += chunk) node.activation.apply(p + j, std::min(chunk, n - j));
     }
-    if (observer_) observer_(i, *this);
+    if (observer_) {
+      observer_(i, *this);
+      if (!written_.empty()) flush_written_values();  // the observer changed a value the next nodes read
+    }
   }
 }
 

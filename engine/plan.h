@@ -21,6 +21,10 @@ struct PlanOptions {
   int num_threads = 0;        // 0 = all cores (omp_get_max_threads)
   bool allow_fast = true;     // false = reference implementations only
   bool reuse_memory = true;   // false = every value keeps its own buffer (observers see all)
+  // Store 4-D activations channels-last between kernels that handle it
+  // (engine/passes/layout.h); value() still shows NCHW. The environment
+  // variable LAPQ_CHANNELS_LAST=0 turns it off for every plan (measuring).
+  bool channels_last = true;
 };
 
 class Plan {
@@ -40,8 +44,16 @@ class Plan {
   // Lower level: copy inputs in, run nodes [first, last), read values.
   void set_input(int i, const Tensor& t);
   void run_nodes(int first, int last);
-  const Tensor& value(int value_id) const;   // buffer of a value (valid while not reused)
+  // A value's data in NCHW, whatever its storage layout (valid while its
+  // buffer is not reused). For a channels-last value this is a converted
+  // copy, refreshed at each call; writes through mutable_value() are
+  // converted back when run_nodes() starts and after each observer call.
+  const Tensor& value(int value_id) const;
   Tensor& mutable_value(int value_id);
+  // How the plan stores a value (kNhwc: channels-last between kernels).
+  Layout layout(int value_id) const { return layouts_.at(value_id); }
+  // Layout conversions the kernels perform per run (at group borders).
+  int layout_conversions() const;
 
   // Called after each node ran (node id, plan). Keeps running when empty.
   void set_observer(std::function<void(int, Plan&)> observer) { observer_ = std::move(observer); }
@@ -63,12 +75,19 @@ class Plan {
 
  private:
   void plan_memory(bool reuse);
+  LayoutSupport layout_support(size_t node_id) const;
+  // nullptr when the node has channels-last operands and no kernel honours them.
   std::unique_ptr<OpKernel> make_kernel(size_t node_id, bool verbose) const;
+  void flush_written_values();
   Graph graph_;
   PlanOptions options_;
   int num_threads_ = 1;
   std::vector<std::unique_ptr<OpKernel>> kernels_;  // one per node
   std::vector<Tensor> buffers_;                      // one per value (views into arenas when reused)
+  std::vector<Layout> layouts_;                      // storage layout per value
+  std::vector<LayoutSupport> support_;               // per node: what its kernel does with NHWC
+  mutable std::vector<Tensor> nchw_copies_;          // value() of channels-last values
+  std::vector<int> written_;                         // channels-last values written via mutable_value()
   std::vector<std::shared_ptr<void>> arenas_;
   size_t arena_bytes_ = 0;
   std::function<void(int, Plan&)> observer_;

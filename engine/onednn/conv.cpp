@@ -124,15 +124,24 @@ namespace {
 class ConvKernel final : public OpKernel {
  public:
   ConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act, int num_threads,
-             ConvLayout layout) {
+             ConvLayout layout, Layout src_layout, Layout dst_layout) {
     ScopedThreads threads(num_threads);
     auto& eng = cpu_engine();
+    const bool channels_last = src_layout == Layout::kNhwc || dst_layout == Layout::kNhwc;
+    if (channels_last) layout = ConvLayout::kNative;
     if (layout == ConvLayout::kAuto) layout = choose_conv_layout(s);
 
     const dims src_dims{s.N, s.IC, s.H, s.W}, dst_dims{s.N, s.OC, s.OH, s.OW};
     const dims wei_dims = s.groups == 1 ? dims{s.OC, s.IC, s.KH, s.KW}
                                         : dims{s.groups, s.OC / s.groups, s.IC / s.groups, s.KH, s.KW};
-    const dnnl::memory::desc src_user_md(src_dims, dt::f32, tag::nchw), dst_user_md(dst_dims, dt::f32, tag::nchw);
+    // A value whose layout does not matter (C == 1 or H * W == 1) reads the
+    // same as NHWC: described so, it needs no reorder into an NHWC primitive.
+    auto user_tag = [&](Layout l, const dims& d) {
+      return l == Layout::kNhwc || (channels_last && !layout_matters(Shape(d.begin(), d.end()))) ? tag::nhwc
+                                                                                                 : tag::nchw;
+    };
+    const dnnl::memory::desc src_user_md(src_dims, dt::f32, user_tag(src_layout, src_dims));
+    const dnnl::memory::desc dst_user_md(dst_dims, dt::f32, user_tag(dst_layout, dst_dims));
     const dnnl::memory::desc bias_md({s.OC}, dt::f32, tag::a);
     auto make_pd = [&](tag act_tag) {
       dnnl::convolution_forward::desc desc(
@@ -142,8 +151,13 @@ class ConvKernel final : public OpKernel {
           {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_t, s.pad_l}, {s.pad_b, s.pad_r});
       return dnnl::convolution_forward::primitive_desc(desc, make_attr(act), eng);
     };
-    dnnl::convolution_forward::primitive_desc pd =
-        make_pd(layout == ConvLayout::kPlain ? tag::nchw : layout == ConvLayout::kBlocked ? tag::nChw16c : tag::any);
+    dnnl::convolution_forward::primitive_desc pd = make_pd(channels_last                  ? tag::nhwc
+                                                           : layout == ConvLayout::kPlain   ? tag::nchw
+                                                           : layout == ConvLayout::kBlocked ? tag::nChw16c
+                                                                                            : tag::any);
+    // NHWC without an optimized kernel for this shape: oneDNN's own choice
+    // (reorders around it) beats a reference implementation.
+    if (channels_last && impl_info(pd).find("ref") != std::string::npos) pd = make_pd(tag::any);
     // A forced blocked layout oneDNN only has a reference kernel for: native instead.
     if (layout == ConvLayout::kBlocked && impl_info(pd).find("ref") != std::string::npos) {
       layout = ConvLayout::kNative;
@@ -191,7 +205,9 @@ class ConvKernel final : public OpKernel {
 
     const bool native = layout != ConvLayout::kPlain;
     const bool nhwc = pd.src_desc() == dnnl::memory::desc(src_dims, dt::f32, tag::nhwc);
-    name_ = "onednn:" + impl_info(pd) + (native ? (nhwc ? "(nhwc+reorders)" : "(blocked+reorders)") : "(nchw)");
+    conversions_ = (to_native_ ? 1 : 0) + (from_native_ ? 1 : 0);
+    const char* reorders = conversions_ == 0 ? "" : !to_native_ ? "+dst reorder" : !from_native_ ? "+src reorder" : "+reorders";
+    name_ = "onednn:" + impl_info(pd) + "(" + (!native ? "nchw" : nhwc ? "nhwc" : "blocked") + reorders + ")";
   }
 
   void run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
@@ -217,8 +233,10 @@ class ConvKernel final : public OpKernel {
 
   std::string impl_name() const override { return name_; }
   bool fuses_activation() const override { return true; }
+  int layout_conversions() const override { return conversions_; }
 
  private:
+  int conversions_ = 0;
   dnnl::convolution_forward conv_;
   dnnl::reorder to_native_, from_native_;  // empty when the primitive takes NCHW
   BoundMemory src_user_, dst_user_, src_, dst_, scratch_;
@@ -230,14 +248,17 @@ class ConvKernel final : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
-                                    const FusedActivation& act, int num_threads, ConvLayout layout) {
+                                    const FusedActivation& act, int num_threads, ConvLayout layout,
+                                    Layout src_layout, Layout dst_layout) {
+  if (src_layout == Layout::kNhwc || dst_layout == Layout::kNhwc)
+    return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout);
   if (layout == ConvLayout::kAuto) layout = choose_conv_layout(s);
   if (layout == ConvLayout::kGemm) {
     LAPQ_CHECK(is_pointwise(s), ErrorCode::kInternal, "make_conv: kGemm needs a 1x1 stride-1 convolution, got ",
                s.str());
     return make_gemm_conv(s, wei, bias, act);
   }
-  return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout);
+  return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout);
 }
 
 std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not) {
@@ -245,11 +266,18 @@ std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::stri
   if (!resolve_conv(req, &s, why_not)) return nullptr;
   const float* bias = s.has_bias ? req.in[2]->constant.data<float>() : nullptr;
   try {
-    return make_conv(s, req.in[1]->constant.data<float>(), bias, req.node.activation, req.num_threads);
+    return make_conv(s, req.in[1]->constant.data<float>(), bias, req.node.activation, req.num_threads,
+                     ConvLayout::kAuto, req.in_layout(0), req.out_layout(0));
   } catch (const dnnl::error& e) {
     if (why_not) *why_not = std::string("oneDNN declined: ") + e.what();
     return nullptr;
   }
+}
+
+LayoutSupport conv_layout_support(const KernelRequest& req) {
+  ConvShape s;
+  std::string ignored;
+  return resolve_conv(req, &s, &ignored) ? LayoutSupport::kConverts : LayoutSupport::kPlainOnly;
 }
 
 }  // namespace lapq::onednn

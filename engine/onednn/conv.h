@@ -1,7 +1,9 @@
 // FP32 Conv (2-D, groups / depthwise, dilation, asymmetric pads, auto_pad,
 // optional bias, fused activation) through oneDNN's convolution primitive.
 //
-// Engine activations are plain NCHW. Per layer the kernel runs one of:
+// Between channels-last values (the plan's layout pass, engine/passes/layout.h)
+// the convolution runs in NHWC and reorders only a side stored NCHW. Between
+// plain NCHW values the kernel runs one of:
 //   kPlain: oneDNN convolution directly on NCHW src/dst (oneDNN picks its
 //           gemm-based implementation): no layout conversion;
 //   kNative: src/dst in the layout oneDNN prefers (format_tag::any, NHWC on
@@ -54,15 +56,22 @@ ConvLayout choose_conv_layout(const ConvShape& s);
 
 // wei: (OC, IC/groups, KH, KW) float32, bias: (OC) or nullptr. Both are read
 // during construction only (the kernel keeps its own reordered copy).
+// src_layout / dst_layout: how the plan stores the input and output. With
+// either channels-last the convolution runs in NHWC (`layout` is ignored;
+// oneDNN's preferred format when it has no optimized NHWC kernel for the
+// shape) and only the plain side, if any, is reordered.
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
                                     const FusedActivation& act, int num_threads,
-                                    ConvLayout layout = ConvLayout::kAuto);
+                                    ConvLayout layout = ConvLayout::kAuto, Layout src_layout = Layout::kPlain,
+                                    Layout dst_layout = Layout::kPlain);
 
 // The kGemm kernel (make_conv dispatches to it); requires is_pointwise(s).
 std::unique_ptr<OpKernel> make_gemm_conv(const ConvShape& s, const float* wei, const float* bias,
                                          const FusedActivation& act);
 
-// The KernelFactory registered for Conv.
+// The KernelFactory registered for Conv, and its LayoutQuery (kConverts
+// whenever the factory can build the node).
 std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not);
+LayoutSupport conv_layout_support(const KernelRequest& req);
 
 }  // namespace lapq::onednn

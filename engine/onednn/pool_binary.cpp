@@ -114,8 +114,12 @@ std::unique_ptr<OpKernel> create_pool_kernel(const KernelRequest& req, std::stri
                             : dnnl::algorithm::pooling_avg_exclude_padding;
   try {
     ScopedThreads threads(req.num_threads);
-    const dnnl::memory::desc src_md({x[0], x[1], x[2], x[3]}, dt::f32, tag::nchw);
-    const dnnl::memory::desc dst_md({y[0], y[1], y[2], y[3]}, dt::f32, tag::nchw);
+    // Channels-last input: NHWC output too (the same bytes as NCHW when the
+    // output's layout does not matter, e.g. global pooling's N x C x 1 x 1).
+    const bool nhwc = req.in_layout(0) == Layout::kNhwc;
+    const tag dst_tag = req.out_layout(0) == Layout::kNhwc || (nhwc && !layout_matters(y)) ? tag::nhwc : tag::nchw;
+    const dnnl::memory::desc src_md({x[0], x[1], x[2], x[3]}, dt::f32, nhwc ? tag::nhwc : tag::nchw);
+    const dnnl::memory::desc dst_md({y[0], y[1], y[2], y[3]}, dt::f32, dst_tag);
     dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_md,
                                         {w.stride_h, w.stride_w}, {w.KH, w.KW}, {w.dil_h - 1, w.dil_w - 1},
                                         {w.pad_t, w.pad_l}, {w.pad_b, w.pad_r});
@@ -155,9 +159,18 @@ std::unique_ptr<OpKernel> create_binary_kernel(const KernelRequest& req, std::st
     return decline(why_not, "neither input has the output's shape (both broadcast)");
   }
   const dnnl::algorithm alg = n.op == "Mul" ? dnnl::algorithm::binary_mul : dnnl::algorithm::binary_add;
+  // Channels-last output: 4-D operands described as NHWC. An input whose
+  // layout does not matter (a per-channel or scalar broadcast) reads the same.
+  const bool nhwc = req.out_layout(0) == Layout::kNhwc;
+  auto desc_of = [&](const Shape& s, Layout l) {
+    const bool as_nhwc = s.size() == 4 && (l == Layout::kNhwc || (nhwc && !layout_matters(s)));
+    return as_nhwc ? dnnl::memory::desc({s[0], s[1], s[2], s[3]}, dt::f32, tag::nhwc) : plain_desc(s);
+  };
+  const Layout la = req.in_layout(0), lb = req.in_layout(1);
   try {
     ScopedThreads threads(req.num_threads);
-    dnnl::binary::desc desc(alg, plain_desc(y), plain_desc(swapped ? a : b), plain_desc(y));
+    dnnl::binary::desc desc(alg, desc_of(y, swapped ? lb : la), desc_of(swapped ? a : b, swapped ? la : lb),
+                            desc_of(y, req.out_layout(0)));
     dnnl::binary::primitive_desc pd(desc, make_attr(n.activation), cpu_engine());
     auto k = std::make_unique<SimpleKernel>(dnnl::binary(pd), pd, 2, "onednn:" + impl_info(pd));
     k->set_swapped(swapped);
@@ -165,6 +178,30 @@ std::unique_ptr<OpKernel> create_binary_kernel(const KernelRequest& req, std::st
   } catch (const dnnl::error& e) {
     return decline(why_not, std::string("oneDNN declined: ") + e.what());
   }
+}
+
+LayoutSupport pool_layout_support(const KernelRequest& req) {
+  const bool ok = req.in.size() == 1 && known_f32(req.in[0]) && req.in[0]->shape.size() == 4 &&
+                  req.out.size() == 1 && known_f32(req.out[0]) && req.out[0]->shape.size() == 4;
+  return ok ? LayoutSupport::kFollows : LayoutSupport::kPlainOnly;
+}
+
+// Both inputs 4-D (after right-aligning): each either a computed value of the
+// output's shape (it joins the output's layout) or a value whose layout does
+// not matter. A constant of the output's shape stays NCHW, so the node does.
+LayoutSupport binary_layout_support(const KernelRequest& req) {
+  if (req.in.size() != 2 || req.out.size() != 1 || !known_f32(req.out[0]) || req.out[0]->shape.size() != 4)
+    return LayoutSupport::kPlainOnly;
+  const Shape& y = req.out[0]->shape;
+  bool full = false;
+  for (const Value* v : req.in) {
+    if (!known_f32(v) || v->shape.size() > 4) return LayoutSupport::kPlainOnly;
+    Shape s(4 - v->shape.size(), 1);
+    s.insert(s.end(), v->shape.begin(), v->shape.end());
+    if (s == y && !v->is_constant()) full = true;
+    else if (layout_matters(s)) return LayoutSupport::kPlainOnly;
+  }
+  return full ? LayoutSupport::kFollows : LayoutSupport::kPlainOnly;
 }
 
 }  // namespace lapq::onednn
