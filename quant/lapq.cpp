@@ -307,22 +307,33 @@ std::string fmt_p(double p) {
 }
 }  // namespace
 
-// NaN / Inf in a weight would make every step size fitted to it NaN and the
-// integer codes meaningless: refused up front, naming the tensor (the ONNX
-// loader already warned about it at load time). docs/errors.md.
-static void refuse_nonfinite_constants(const Graph& g) {
-  for (const Value& v : g.values) {
+// A NaN or Inf in a quantized layer's weight or bias would make every step
+// size fitted to it NaN and the integer codes meaningless; a NaN anywhere else
+// would reach the calibration statistics. Both are refused up front, naming
+// the tensor (the ONNX loader already warned at load time). An infinite
+// constant outside the quantized layers (e.g. a Clip bound) is legitimate.
+// docs/errors.md.
+static void refuse_nonfinite_constants(const Graph& g, const QuantConfig& skeleton) {
+  std::vector<bool> in_quantized_layer(g.values.size(), false);
+  for (const WeightQuant& w : skeleton.weights)
+    for (int v : g.nodes.at(w.node).inputs)
+      if (v >= 0) in_quantized_layer[v] = true;
+  for (size_t id = 0; id < g.values.size(); ++id) {
+    const Value& v = g.values[id];
     if (!v.is_constant() || v.dtype != DType::kF32) continue;
     const auto data = v.constant.span<float>();
-    const auto bad = std::count_if(data.begin(), data.end(), [](float x) { return !std::isfinite(x); });
+    const auto bad = in_quantized_layer[id]
+                         ? std::count_if(data.begin(), data.end(), [](float x) { return !std::isfinite(x); })
+                         : std::count_if(data.begin(), data.end(), [](float x) { return std::isnan(x); });
     LAPQ_CHECK(bad == 0, ErrorCode::kInvalidModel, "cannot quantize: tensor '", v.name, "' holds ", bad,
-               " NaN / Inf value(s) (of ", data.size(), "); fix the model's weights first");
+               (in_quantized_layer[id] ? " NaN / Inf" : " NaN"), " value(s) (of ", data.size(),
+               "); fix the model's weights first");
   }
 }
 
 LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const CalibrationSet& calib,
                     const LapqOptions& opts) {
-  refuse_nonfinite_constants(fp32);
+  refuse_nonfinite_constants(fp32, skeleton);
   const auto t0 = Clock::now();
   LapqResult res;
   LapqReport& rep = res.report;

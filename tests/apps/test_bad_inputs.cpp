@@ -83,9 +83,21 @@ TEST(BadInputs, NonFiniteWeightsWarnOnLoadAndQuantizeRefuses) {
     EXPECT_TRUE(contains(r.output, "cannot quantize: tensor 'w' holds 1 NaN / Inf value(s) (of 18)")) << r.output;
     EXPECT_FALSE(fs::exists(tmp.str("q.lapq")));
   }
+  // A NaN outside the quantized layers (here a constant added to the logits)
+  // would still reach the calibration statistics: refused too.
+  onnx::ModelProto k = tiny_model(0.5f);
+  k.mutable_graph()->mutable_node(2)->set_output(0, "f");
+  add_initializer(k, float_tensor("k", {2}, {0.f, std::numeric_limits<float>::quiet_NaN()}));
+  add_node(k, "Add", {"f", "k"}, {"y"}, "add");
+  write_model(tmp.str("k.onnx"), k);
+  std::filesystem::copy_file(tmp.str("nan.onnx.json"), tmp.str("k.onnx.json"));
+  auto r = run_command(lapq_bin() + " quantize --model " + tmp.str("k.onnx") + " --calib " + tmp.str("calib") +
+                       " --calib-size 4 --bits w8a8 --method max --out " + tmp.str("q.lapq"));
+  EXPECT_EQ(r.status, code(ErrorCode::kInvalidModel)) << r.output;
+  EXPECT_TRUE(contains(r.output, "cannot quantize: tensor 'k' holds 1 NaN value(s) (of 2)")) << r.output;
   // The same model with finite weights quantizes (the refusal is about the NaN).
   write_tiny_model(tmp.str("ok.onnx"), 0.5f);
-  auto r = run_command(lapq_bin() + " quantize --model " + tmp.str("ok.onnx") + " --calib " + tmp.str("calib") +
+  r = run_command(lapq_bin() + " quantize --model " + tmp.str("ok.onnx") + " --calib " + tmp.str("calib") +
                        " --calib-size 4 --bits w8a8 --method max --out " + tmp.str("q.lapq"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "warning")) << r.output;
