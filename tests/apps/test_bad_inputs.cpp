@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "../integration/onnx_test_models.h"
@@ -101,6 +102,37 @@ TEST(BadInputs, NonFiniteWeightsWarnOnLoadAndQuantizeRefuses) {
                        " --calib-size 4 --bits w8a8 --method max --out " + tmp.str("q.lapq"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "warning")) << r.output;
+}
+
+// A .lapq file with a flipped bit, another version, or --pre: status and message through the CLI.
+TEST(BadInputs, QuantizedModelFileErrorsExitWithTheirStatus) {
+  TempDir tmp;
+  write_image_folder(tmp.str("calib"), 2);
+  write_tiny_model(tmp.str("ok.onnx"), 0.5f);
+  auto r = run_command(lapq_bin() + " quantize --model " + tmp.str("ok.onnx") + " --calib " + tmp.str("calib") +
+                       " --calib-size 4 --bits w8a8 --method max --out " + tmp.str("q.lapq"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string image = tmp.str("calib/a/0.png");
+  r = run_command(lapq_bin() + " classify --model " + tmp.str("q.lapq") + " " + image);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(tmp.str("q.lapq"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(good.size(), 100u);
+  std::string bad = good;
+  bad[good.size() / 2] ^= 0x10;
+  write_file(tmp.str("sum.lapq"), bad);
+  r = run_command(lapq_bin() + " classify --model " + tmp.str("sum.lapq") + " " + image);
+  EXPECT_EQ(r.status, code(ErrorCode::kInvalidModel)) << r.output;
+  EXPECT_TRUE(contains(r.output, "checksum") && contains(r.output, tmp.str("sum.lapq"))) << r.output;
+  bad = good;
+  bad[8] = 7;  // version 7
+  write_file(tmp.str("version.lapq"), bad);
+  r = run_command(lapq_bin() + " classify --model " + tmp.str("version.lapq") + " " + image);
+  EXPECT_EQ(r.status, code(ErrorCode::kInvalidModel)) << r.output;
+  EXPECT_TRUE(contains(r.output, "version 7")) << r.output;
+  r = run_command(lapq_bin() + " classify --model " + tmp.str("q.lapq") + " --pre crop=4 " + image);
+  EXPECT_EQ(r.status, code(ErrorCode::kInvalidArgument)) << r.output;
+  EXPECT_TRUE(contains(r.output, "--pre / --labels do not apply")) << r.output;
 }
 
 // Non-image files in a data folder are skipped and counted (eval says so);
