@@ -1,10 +1,13 @@
 #include "engine/tensor.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <sstream>
+#include <type_traits>
 
 namespace lapq {
 
@@ -141,10 +144,25 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+// One element to Out. Float -> integer saturates and maps NaN to 0: the
+// plain cast is undefined for NaN and out-of-range values, which model files
+// can hold in any tensor used as shape data (found by fuzz_onnx_loader).
+template <class Out, class In>
+static Out convert_one(In x) {
+  if constexpr (std::is_floating_point_v<In> && std::is_integral_v<Out>) {
+    if (std::isnan(x)) return Out(0);
+    if (x <= static_cast<In>(std::numeric_limits<Out>::lowest())) return std::numeric_limits<Out>::lowest();
+    if (x >= static_cast<In>(std::numeric_limits<Out>::max())) return std::numeric_limits<Out>::max();
+  }
+  return static_cast<Out>(x);
+}
+
 template <class Out>
 static std::vector<Out> convert(const Tensor& t) {
   std::vector<Out> v(static_cast<size_t>(t.numel()));
-  auto fill = [&](auto* p) { for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<Out>(p[i]); };
+  auto fill = [&](auto* p) {
+    for (size_t i = 0; i < v.size(); ++i) v[i] = convert_one<Out>(p[i]);
+  };
   switch (t.dtype()) {
     case DType::kF32: fill(t.data<float>()); break;
     case DType::kF64: fill(t.data<double>()); break;

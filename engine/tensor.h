@@ -104,7 +104,8 @@ class Tensor {
   // Same storage, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
   // Converts integer/float tensors to a vector of int64 / float (for shape
-  // inputs and attributes given as tensors).
+  // inputs and attributes given as tensors). Float -> int64 saturates at the
+  // int64 range and maps NaN to 0.
   std::vector<int64_t> to_i64() const;
   std::vector<float> to_f32() const;
   // Same dtype, shape and bytes.

@@ -217,7 +217,8 @@ class GraphBuilder {
     LAPQ_CHECK(!node.outputs.empty(), ErrorCode::kInvalidModel, where, " has no outputs");
     for (const auto& a : n.attribute()) {
       AttrValue value = convert_attribute(a, where, base_dir_);
-      if (const Tensor* t = std::get_if<Tensor>(&value)) count_constant_bytes(t->nbytes(), "attribute '" + a.name() + "' of " + where);
+      if (const Tensor* t = std::get_if<Tensor>(&value))
+        count_constant_bytes(t->nbytes(), "attribute '" + a.name() + "' of " + where);
       node.attrs.set(a.name(), std::move(value));
     }
     graph_.add_node(std::move(node));
@@ -257,7 +258,8 @@ class GraphBuilder {
   }
 
   // NaN / Inf weights load (inference propagates them, as onnxruntime does)
-  // but are reported on stderr; `lapq quantize` refuses them (quant/lapq.cpp).
+  // but are reported on stderr; `lapq quantize` refuses them (quant/lapq.cpp,
+  // docs/errors.md).
   void warn_nonfinite_constants() const {
     std::string names;
     int tensors = 0;

@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <functional>
+#include <limits>
 
 #include "engine/passes/passes.h"
 #include "engine/plan.h"
@@ -281,6 +282,23 @@ TEST(Limits, PadAndGather) {
     add_output(m, "y");
     expect_error(m, ErrorCode::kInvalidModel, "out of range for axis 0 of size 3");
   }
+}
+
+// Found by fuzz_onnx_loader (tests/fuzz/corpus/onnx/regression_nan_shape_to_int):
+// a float tensor used as shape data (here Pad's pads) holding NaN reached a
+// float -> int64 cast, undefined for NaN and out-of-range values.
+TEST(Limits, FloatShapeDataConvertsWithoutOverflow) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(Tensor::from<double>({5}, {nan, 1e30, -inf, -2.9, 1e18}).to_i64(),
+            (std::vector<int64_t>{0, kMax, kMin, -2, 1000000000000000000}));
+  EXPECT_EQ(Tensor::from<float>({2}, {std::numeric_limits<float>::quiet_NaN(), 3e19f}).to_i64(),
+            (std::vector<int64_t>{0, kMax}));
+  onnx::ModelProto m = make_model(13);
+  add_input(m, "x", {2, 3});
+  add_initializer(m, float_tensor("p", {4}, {std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f, 0.f}));
+  add_node(m, "Pad", {"x", "p"}, {"y"}, "n");
+  add_output(m, "y");
+  expect_error(m, ErrorCode::kShapeMismatch, "crop dim 0 of [2,3] below zero");
 }
 
 // ---- loader limits ---------------------------------------------------------

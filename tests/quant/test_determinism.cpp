@@ -73,7 +73,8 @@ TEST_P(EmbeddedModelDeterminism, SameSeedGivesSameStepSizesAndReport) {
   for (size_t i = 0; i < a.config().weights.size(); ++i)
     EXPECT_EQ(a.config().weights[i].alpha, b.config().weights[i].alpha) << i;
   ASSERT_EQ(a.config().acts.size(), b.config().acts.size());
-  for (size_t i = 0; i < a.config().acts.size(); ++i) EXPECT_EQ(a.config().acts[i].alpha, b.config().acts[i].alpha) << i;
+  for (size_t i = 0; i < a.config().acts.size(); ++i)
+    EXPECT_EQ(a.config().acts[i].alpha, b.config().acts[i].alpha) << i;
   EXPECT_GT(a.report().powell_evals, 0);
   EXPECT_EQ(a.report().powell_evals, b.report().powell_evals);
   EXPECT_EQ(a.report().final_loss, b.report().final_loss);
@@ -86,7 +87,7 @@ TEST_P(EmbeddedModelDeterminism, SameSeedGivesSameStepSizesAndReport) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Bits, EmbeddedModelDeterminism, ::testing::Values(quant::Bits{8, 8}, quant::Bits{4, 4}),
-                         [](const auto& info) { return "w" + std::to_string(info.param.w) + "a" + std::to_string(info.param.a); });
+                         [](const auto& info) { return quant::bits_name(info.param); });
 
 }  // namespace
 }  // namespace lapq
