@@ -107,8 +107,9 @@ struct Geometry {
 };
 
 const std::vector<Geometry>& geometries() {
-  static const std::vector<Geometry> g = {{1, 1, 5, 7},  {2, 3, 4, 4},   {2, 17, 3, 5}, {1, 64, 8, 8},
-                                          {1, 600, 2, 3}, {3, 16, 1, 1}, {1, 40, 33, 9}, {2, 8, 17, 19}};
+  static const std::vector<Geometry> g = {{1, 1, 5, 7},   {2, 3, 4, 4},  {2, 17, 3, 5},  {1, 64, 8, 8},
+                                          {1, 600, 2, 3}, {3, 16, 1, 1}, {1, 40, 33, 9}, {2, 8, 17, 19},
+                                          {1, 3, 40, 37}, {2, 7, 13, 11}};  // C < 8 over several pixel blocks
   return g;
 }
 
@@ -184,7 +185,7 @@ TEST(QOps, QAddFastEqualsReferenceEveryLayout) {
         EXPECT_TRUE(bits_equal(r.fast[0], r.reference[0])) << r.impl;
         ++cases;
       }
-  EXPECT_EQ(cases, 72);
+  EXPECT_EQ(cases, 90);
 }
 
 // ---- lapq.MaxPool ------------------------------------------------------------------
