@@ -408,7 +408,12 @@ LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const Calibr
       rep.p_used = rep.pfit.p_star;
       const auto same = std::find(ps.begin(), ps.end(), rep.p_used);
       current = same != ps.end() ? cfgs[static_cast<size_t>(same - ps.begin())] : make_init(rep.p_used);
-      record("lp(p*=" + fmt_p(rep.p_used) + ")", rep.p_used, current);
+      const double loss_at_p_star = record("lp(p*=" + fmt_p(rep.p_used) + ")", rep.p_used, current);
+      if (prefer_best_scanned(rep.pfit, loss_at_p_star)) {
+        rep.p_used = rep.pfit.p_star;
+        current = cfgs[static_cast<size_t>(std::find(ps.begin(), ps.end(), rep.p_used) - ps.begin())];
+        record("lp(best p=" + fmt_p(rep.p_used) + ")", rep.p_used, current);
+      }
     }
   }
   rep.seconds_init = since(t0);

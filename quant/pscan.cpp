@@ -34,6 +34,7 @@ const char* p_star_case_name(PStarCase c) {
     case PStarCase::kConcave: return "concave-fit";
     case PStarCase::kOutOfRange: return "out-of-range";
     case PStarCase::kTooFewPoints: return "too-few-points";
+    case PStarCase::kWorseThanScanned: return "worse-than-scanned";
   }
   return "?";
 }
@@ -128,6 +129,13 @@ PStarFit fit_p_star(std::span<const double> p, std::span<const double> loss) {
     fit.p_star = fit.p_stationary;
   }
   return fit;
+}
+
+bool prefer_best_scanned(PStarFit& fit, double loss_at_p_star) {
+  if (fit.p_star == fit.best_p || loss_at_p_star <= fit.best_loss) return false;  // a NaN loss at p* is replaced
+  fit.p_star = fit.best_p;
+  fit.which = PStarCase::kWorseThanScanned;
+  return true;
 }
 
 }  // namespace lapq::quant

@@ -157,8 +157,16 @@ TEST(LapqPipeline, LapqLowersTheLossOfItsLpStartAndRecordsStages) {
   EXPECT_EQ(rep.stages[1].stage, "max");
   EXPECT_EQ(rep.stages[2].stage, "p=2");
   EXPECT_EQ(rep.stages[11].stage, "p=4");
-  const StageRecord& lp = rep.stages[12];
+  // lp(p*=...) and, when its loss is worse than the best scanned p's, lp(best p=...) at that p.
+  const StageRecord& lp = rep.stages[rep.pfit.which == PStarCase::kWorseThanScanned ? 13 : 12];
   EXPECT_EQ(lp.p, rep.p_used);
+  if (rep.pfit.which == PStarCase::kWorseThanScanned) {
+    EXPECT_EQ(rep.stages[13].stage.rfind("lp(best p=", 0), 0u);
+    EXPECT_GT(rep.stages[12].loss, rep.pfit.best_loss);
+    EXPECT_EQ(lp.loss, rep.pfit.best_loss);  // the same config as the scanned one, the same loss
+  } else {
+    EXPECT_EQ(rep.stages[12].stage.rfind("lp(p*=", 0), 0u);
+  }
   if (rep.pfit.which != PStarCase::kStationary) {
     EXPECT_EQ(rep.p_used, rep.pfit.best_p);
   } else {

@@ -74,6 +74,35 @@ TEST(PScan, VertexOutsideTheScanFallsBackToBestScannedP) {
   EXPECT_EQ(lo.p_star, 2.0);
 }
 
+// The measured W4A4 scan of CIFAR ResNet-20 (paper preset, docs/quantization-results.md):
+// a convex fit with its vertex inside the range, whose own loss is worse than p = 2.889's.
+TEST(PScan, StationaryPStarWorseThanTheBestScannedPIsReplaced) {
+  const std::vector<double> p = p_scan_values();
+  const std::vector<double> l = {0.826, 0.887, 0.754, 0.760, 0.736, 0.777, 0.858, 0.818, 0.768, 0.742};
+  PStarFit f = fit_p_star(p, l);
+  ASSERT_EQ(f.which, PStarCase::kStationary);
+  EXPECT_EQ(f.best_p, p[4]);
+  EXPECT_EQ(f.best_loss, 0.736);
+  const double fitted = f.p_star;
+  PStarFit kept = f;
+  EXPECT_FALSE(prefer_best_scanned(kept, 0.736));  // as good as the best scanned: the fit stays
+  EXPECT_EQ(kept.p_star, fitted);
+  EXPECT_EQ(kept.which, PStarCase::kStationary);
+  EXPECT_FALSE(prefer_best_scanned(kept, 0.70));
+  EXPECT_EQ(kept.p_star, fitted);
+  EXPECT_TRUE(prefer_best_scanned(f, 0.867));  // the measured loss at p* = 3.69
+  EXPECT_EQ(f.p_star, p[4]);
+  EXPECT_EQ(f.which, PStarCase::kWorseThanScanned);
+  EXPECT_STREQ(p_star_case_name(f.which), "worse-than-scanned");
+  PStarFit nan_loss = fit_p_star(p, l);
+  EXPECT_TRUE(prefer_best_scanned(nan_loss, std::nan("")));
+  EXPECT_EQ(nan_loss.p_star, p[4]);
+  // Already the best scanned p (a fallback case): nothing to replace.
+  PStarFit out = fit_p_star(p, eval(p, 1.0, -10.0, 30.0));
+  EXPECT_FALSE(prefer_best_scanned(out, 100.0));
+  EXPECT_EQ(out.which, PStarCase::kOutOfRange);
+}
+
 TEST(PScan, NoisyDataIsALeastSquaresFit) {
   const std::vector<double> p = p_scan_values();
   const std::vector<double> noise = {0.03, -0.02, 0.05, -0.04, 0.0, 0.01, -0.03, 0.02, 0.04, -0.05};
