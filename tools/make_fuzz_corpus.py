@@ -108,6 +108,178 @@ for name, data in seeds.items():
     write("onnx", name, data)
     mutations("onnx", name, data)
 
+
+# ---- QDQ models (fuzz_qdq_import, docs/qdq.md) -------------------------------
+# Own rng: the seeds above stay byte-identical.
+qrng = np.random.default_rng(6)
+
+
+def arr(name, values, dtype):
+    return numpy_helper.from_array(np.array(values, dtype), name)
+
+
+def codes(name, shape, lo, hi, odd=False):
+    c = qrng.integers(lo, hi + 1, size=shape)
+    if odd:
+        c = c | 1  # odd codes: lapq's mid-rise grid at half the step
+    return arr(name, c, np.int8)
+
+
+def qdq(src, dst, scale, zp, nodes, clip_hi=None):
+    """Q -> DQ on an activation (uint8 scalar grid), optionally a Clip on the codes."""
+    codes_name = dst + ":q"
+    nodes.append(helper.make_node("QuantizeLinear", [src, scale, zp], [codes_name]))
+    if clip_hi is not None:
+        nodes.append(helper.make_node("Clip", [codes_name, "", clip_hi], [codes_name + "c"]))
+        codes_name += "c"
+    nodes.append(helper.make_node("DequantizeLinear", [codes_name, scale, zp], [dst]))
+
+
+def qdq_model(nodes, inits, outputs, metadata=None, opset=13):
+    g = helper.make_graph(nodes, "qdq_seed", [x], outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 7
+    if metadata:
+        helper.set_model_props(m, metadata)
+    return m
+
+
+y4 = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])
+
+
+def lapq_export_model(act_scale=0.05):
+    """lapq's own export form: asymmetric uint8 input grid, 8-bit symmetric conv
+    weights with an int32 bias, a 4-bit mid-rise 1x1 conv (odd codes, scale
+    step/2, grid hint in the metadata), a 4-bit unsigned activation (Clip to
+    its first and last level before Q), a residual Add and a per-channel FC."""
+    n, s_w1, s_r1, s_w2, s_r2 = [], 0.01, 0.04, 0.02, 0.03
+    inits = [arr("x:scale", act_scale, np.float32), arr("x:zp", 128, np.uint8),
+             codes("conv1.w:codes", (4, 3, 3, 3), -127, 127), arr("conv1.w:scale", s_w1, np.float32),
+             arr("conv1.w:zero_point", 0, np.int8),
+             arr("conv1.b:codes", qrng.integers(-500, 500, size=4), np.int32),
+             arr("conv1.b:scale", np.float32(act_scale) * np.float32(s_w1), np.float32),
+             arr("conv1.b:zero_point", 0, np.int32),
+             arr("r1:scale", s_r1, np.float32), arr("act:zp", 0, np.uint8),
+             codes("conv2.w:codes", (4, 4, 1, 1), -15, 15, odd=True), arr("conv2.w:scale", s_w2, np.float32),
+             arr("conv2.w:zero_point", 0, np.int8),
+             arr("r2:scale", s_r2, np.float32), arr("r2:lo", 0.0, np.float32),
+             arr("r2:hi", np.float32(15) * np.float32(s_r2), np.float32),
+             codes("fc.w:codes", (5, 4), -127, 127), arr("fc.w:scale", [0.01, 0.02, 0.015, 0.03, 0.005], np.float32),
+             arr("fc.w:zero_point", [0] * 5, np.int8), arr("fc.b", qrng.standard_normal(5), np.float32)]
+    qdq("x", "x:dq", "x:scale", "x:zp", n)
+    n += [helper.make_node("DequantizeLinear", ["conv1.w:codes", "conv1.w:scale", "conv1.w:zero_point"], ["conv1.w"]),
+          helper.make_node("DequantizeLinear", ["conv1.b:codes", "conv1.b:scale", "conv1.b:zero_point"], ["conv1.b"]),
+          helper.make_node("Conv", ["x:dq", "conv1.w", "conv1.b"], ["c1"], pads=[1, 1, 1, 1]),
+          helper.make_node("Relu", ["c1"], ["r1"])]
+    qdq("r1", "r1:dq", "r1:scale", "act:zp", n)
+    n += [helper.make_node("DequantizeLinear", ["conv2.w:codes", "conv2.w:scale", "conv2.w:zero_point"], ["conv2.w"]),
+          helper.make_node("Conv", ["r1:dq", "conv2.w"], ["c2"]),
+          helper.make_node("Relu", ["c2"], ["r2"]),
+          helper.make_node("Clip", ["r2", "r2:lo", "r2:hi"], ["r2c"])]
+    qdq("r2c", "r2:dq", "r2:scale", "act:zp", n)
+    n += [helper.make_node("Add", ["r2:dq", "r1:dq"], ["sum"]),
+          helper.make_node("GlobalAveragePool", ["sum"], ["p"]),
+          helper.make_node("Flatten", ["p"], ["f"]),
+          helper.make_node("DequantizeLinear", ["fc.w:codes", "fc.w:scale", "fc.w:zero_point"], ["fc.w"], axis=0),
+          helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], transB=1)]
+    return qdq_model(n, inits, [y], {"lapq.weight_grid:conv1.w:codes": "symmetric:8",
+                                     "lapq.weight_grid:conv2.w:codes": "lapq-midrise:4",
+                                     "lapq.weight_grid:fc.w:codes": "symmetric:8"})
+
+
+def ort_style_model():
+    """ONNX Runtime's quantizer (QDQ format): uint8 activations with nonzero zero
+    points, per-channel int8 weights with int8 zero points, int32 biases per
+    channel with scale s_in * s_w[oc]; Q/DQ after every layer."""
+    n = []
+    s_x, s_w = np.float32(0.03), np.array([0.004, 0.006, 0.005, 0.008], np.float32)
+    s_fw = np.array([0.01, 0.012, 0.009, 0.011, 0.007], np.float32)
+    s_p = np.float32(0.02)
+    inits = [arr("x_scale", s_x, np.float32), arr("x_zero_point", 120, np.uint8),
+             codes("w_quantized", (4, 3, 3, 3), -127, 127), arr("w_scale", s_w, np.float32),
+             arr("w_zero_point", [0] * 4, np.int8),
+             arr("b_quantized", qrng.integers(-2000, 2000, size=4), np.int32),
+             arr("b_scale", s_x * s_w, np.float32), arr("b_zero_point", [0] * 4, np.int32),
+             arr("relu_scale", 0.025, np.float32), arr("relu_zero_point", 0, np.uint8),
+             arr("pool_scale", s_p, np.float32), arr("pool_zero_point", 0, np.uint8),
+             codes("fc_w_quantized", (5, 4), -127, 127), arr("fc_w_scale", s_fw, np.float32),
+             arr("fc_w_zero_point", [0] * 5, np.int8),
+             arr("fc_b_quantized", qrng.integers(-2000, 2000, size=5), np.int32),
+             arr("fc_b_scale", s_p * s_fw, np.float32), arr("fc_b_zero_point", [0] * 5, np.int32)]
+    qdq("x", "x_dq", "x_scale", "x_zero_point", n)
+    n += [helper.make_node("DequantizeLinear", ["w_quantized", "w_scale", "w_zero_point"], ["w_dq"], axis=0),
+          helper.make_node("DequantizeLinear", ["b_quantized", "b_scale", "b_zero_point"], ["b_dq"], axis=0),
+          helper.make_node("Conv", ["x_dq", "w_dq", "b_dq"], ["conv"], pads=[1, 1, 1, 1], strides=[2, 2]),
+          helper.make_node("Relu", ["conv"], ["relu"])]
+    qdq("relu", "relu_dq", "relu_scale", "relu_zero_point", n)
+    n += [helper.make_node("GlobalAveragePool", ["relu_dq"], ["pool"])]
+    qdq("pool", "pool_dq", "pool_scale", "pool_zero_point", n)
+    n += [helper.make_node("Flatten", ["pool_dq"], ["flat"]),
+          helper.make_node("DequantizeLinear", ["fc_w_quantized", "fc_w_scale", "fc_w_zero_point"], ["fc_w_dq"], axis=0),
+          helper.make_node("DequantizeLinear", ["fc_b_quantized", "fc_b_scale", "fc_b_zero_point"], ["fc_b_dq"], axis=0),
+          helper.make_node("Gemm", ["flat", "fc_w_dq", "fc_b_dq"], ["y"], transB=1)]
+    return qdq_model(n, inits, [y])
+
+
+def pytorch_style_model():
+    """PyTorch's exporter: weights as QuantizeLinear(float initializer, per-channel
+    scale) -> DequantizeLinear, 7-bit activations as a Clip on the uint8 codes,
+    zero points shared through Identity nodes; the graph output is a DQ."""
+    n = []
+    w = qrng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.2
+    w_scale = (np.abs(w).reshape(4, -1).max(axis=1) / 127).astype(np.float32)
+    inits = [arr("x_scale", 0.05, np.float32), arr("zp_in", 64, np.uint8), arr("zp0", 0, np.uint8),
+             arr("code_hi", 127, np.uint8), arr("y_scale", 0.02, np.float32),
+             numpy_helper.from_array(w, "conv.weight"), arr("conv.weight_scale", w_scale, np.float32),
+             arr("conv.weight_zp", [0] * 4, np.int8), arr("conv.bias", qrng.standard_normal(4), np.float32)]
+    n += [helper.make_node("Identity", ["zp_in"], ["zp_in_shared"]),
+          helper.make_node("Identity", ["zp0"], ["zp0_shared"])]
+    qdq("x", "x_dq", "x_scale", "zp_in_shared", n, clip_hi="code_hi")
+    n += [helper.make_node("QuantizeLinear", ["conv.weight", "conv.weight_scale", "conv.weight_zp"], ["wq"], axis=0),
+          helper.make_node("DequantizeLinear", ["wq", "conv.weight_scale", "conv.weight_zp"], ["wdq"], axis=0),
+          helper.make_node("Conv", ["x_dq", "wdq", "conv.bias"], ["conv"], pads=[1, 1, 1, 1]),
+          helper.make_node("Relu", ["conv"], ["relu"])]
+    qdq("relu", "y", "y_scale", "zp0_shared", n, clip_hi="code_hi")
+    return qdq_model(n, inits, [y4])
+
+
+qdq_seeds = {"qdq_lapq_export.onnx": lapq_export_model(), "qdq_ort_style.onnx": ort_style_model(),
+             "qdq_pytorch_style.onnx": pytorch_style_model()}
+for name, m in qdq_seeds.items():
+    onnx.checker.check_model(m)
+    data = m.SerializeToString()
+    write("qdq", name, data)
+    mutations("qdq", name, data)
+
+
+def broken(base, edit):
+    m = onnx.ModelProto()
+    m.CopyFrom(base)
+    edit(m)
+    return m.SerializeToString()
+
+
+def set_init(m, name, value):
+    for i, init in enumerate(m.graph.initializer):
+        if init.name == name:
+            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(np.array(value, numpy_helper.to_array(init).dtype), name))
+
+
+def drop_node(m, index):
+    del m.graph.node[index]
+
+
+lapq_seed = qdq_seeds["qdq_lapq_export.onnx"]
+write("qdq", "broken_zero_scale.onnx", broken(lapq_seed, lambda m: set_init(m, "x:scale", 0.0)))
+write("qdq", "broken_nan_scale.onnx", broken(lapq_seed, lambda m: set_init(m, "r1:scale", np.nan)))
+write("qdq", "broken_unpaired_dq.onnx", broken(lapq_seed, lambda m: drop_node(m, 0)))  # x's Q removed
+write("qdq", "broken_axis_length.onnx",
+      broken(lapq_seed, lambda m: (set_init(m, "fc.w:scale", [0.01, 0.02]), set_init(m, "fc.w:zero_point", [0, 0]))))
+write("qdq", "broken_hint.onnx", broken(
+    lapq_seed, lambda m: helper.set_model_props(m, {"lapq.weight_grid:conv1.w:codes": "lapq-midrise:2"})))
+write("qdq", "broken_cycle.onnx", broken(
+    lapq_seed, lambda m: m.graph.node[0].input.__setitem__(0, "x:dq")))  # Q reads its own DQ
+
 pixels = (rng.random((13, 17, 3)) * 255).astype(np.uint8)
 for fmt, ext, kw in [("PNG", "png", {}), ("JPEG", "jpg", {"quality": 75}), ("BMP", "bmp", {})]:
     for mode in ["RGB", "L"]:

@@ -58,3 +58,18 @@ TEST(FuzzCorpus, QuantizedModelFilesLoadOrFailCleanly) {
   EXPECT_GE(ok, 2);      // the whole file and its payload
   EXPECT_GE(errors, 1);  // the truncated file
 }
+
+// QDQ models: the three valid seeds (lapq's export, ORT-style, PyTorch-style)
+// import and run one batch on the integer network; every broken_* model and
+// every regression input is refused with lapq::Error.
+TEST(FuzzCorpus, QdqModelsImportAndRunOrFailCleanly) {
+  int ok = 0, errors = 0;
+  for (auto& [name, bytes] : corpus("qdq")) {
+    const bool accepted = lapq::fuzz::qdq_model(bytes_of(bytes), bytes.size(), name);
+    (accepted ? ok : errors)++;
+    if (name.ends_with(".onnx") && name.starts_with("qdq_")) EXPECT_TRUE(accepted) << name;
+    if (name.starts_with("broken_")) EXPECT_FALSE(accepted) << name;
+  }
+  EXPECT_GE(ok, 3);
+  EXPECT_GE(errors, 6);
+}

@@ -18,7 +18,9 @@
 #include "frontends/image/preprocess.h"
 #include "frontends/image/preprocess_config.h"
 #include "frontends/onnx/onnx_loader.h"
+#include "quant/qdq_import.h"
 #include "quant/qmodel_file.h"
+#include "quant/quantized_network.h"
 
 namespace lapq::fuzz {
 
@@ -113,6 +115,32 @@ inline bool quantized_model_file(const uint8_t* data, size_t size, const std::st
   try {
     quant::QuantizedModelFile q = quant::read_quantized_model(path);
     quant::load_quantized_graph(q, path);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// ONNX QDQ bytes -> the QDQ importer (FP32 graph + QuantConfig), then, when it
+// imports, the quantized network lowered onto the integer kernels for one
+// [1, C, 8, 8] batch (C from the model's input when it is 1..16, else 3) and
+// one forward pass, so the lowering sees every config the importer accepts.
+inline bool qdq_model(const uint8_t* data, size_t size, const std::string& name) {
+  limit_tensor_bytes();
+  try {
+    const quant::QdqImport r =
+        quant::import_qdq_from_memory(std::string(reinterpret_cast<const char*>(data), size), name);
+    int64_t channels = 3;
+    if (!r.graph.inputs.empty()) {
+      const Shape& declared = r.graph.values[r.graph.inputs[0]].shape;
+      if (declared.size() == 4 && declared[1] >= 1 && declared[1] <= 16) channels = declared[1];
+    }
+    const Shape shape{1, channels, 8, 8};
+    Tensor x(DType::kF32, shape);
+    float* px = x.data<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) px[i] = static_cast<float>((i * 37) % 19) / 9.f - 1.f;
+    quant::QuantizedNetwork net(r.graph, r.file.config, shape, 1);
+    net.forward(x);
     return true;
   } catch (const Error&) {
     return false;
