@@ -204,8 +204,9 @@ class Importer {
     return y;
   }
 
-  // ONNX QuantizeLinear of a constant: saturate(rne(x / scale) + zp).
-  static Tensor quantize(const Tensor& x, const QParams& q) {
+  // ONNX QuantizeLinear of a constant: saturate(rne(x / scale) + zp). Infinities
+  // saturate; a NaN has no code (and would reach an undefined float -> int cast).
+  static Tensor quantize(const Tensor& x, const QParams& q, const std::string& where) {
     Tensor y(q.zp_type, x.shape());
     int64_t inner = 1, dim = 1;
     if (q.axis >= 0) {
@@ -215,6 +216,8 @@ class Importer {
     const float lo = q.zp_type == DType::kI8 ? -128.f : 0.f, hi = q.zp_type == DType::kI8 ? 127.f : 255.f;
     for (int64_t i = 0; i < x.numel(); ++i) {
       const int64_t c = q.axis >= 0 ? (i / inner) % dim : 0;
+      LAPQ_CHECK(!std::isnan(x.data<float>()[i]), ErrorCode::kInvalidModel, where, ": element ", i,
+                 " of the weight is NaN (it has no quantized code)");
       const float v = std::clamp(std::nearbyint(x.data<float>()[i] / q.scale[c]) + static_cast<float>(q.zp[c]), lo, hi);
       if (q.zp_type == DType::kI8)
         y.data<int8_t>()[i] = static_cast<int8_t>(v);
@@ -276,7 +279,8 @@ class Importer {
       const QParams q = read_qparams(qn, w->rank(), w->shape(), DType::kU8);
       LAPQ_CHECK(q.zp_type == DType::kU8 || q.zp_type == DType::kI8, ErrorCode::kInvalidModel, file_, ": ",
                  label(qn), ": zero point of type ", dtype_name(q.zp_type), " (QuantizeLinear takes uint8 or int8)");
-      return fold_weight(i, quantize(*w, q), qn.input(0));
+      const std::string where = file_ + ": " + label(qn) + " quantizing '" + qn.input(0) + "'";
+      return fold_weight(i, quantize(*w, q, where), qn.input(0));
     }
     // An activation pair: the same per-tensor grid on both sides.
     const QParams qq = read_qparams(qn, -1, {}, DType::kU8);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "api/quantize.h"
@@ -453,6 +454,28 @@ TEST(Qdq, BadQdqIsAClearError) {
     p->set_key(std::string(kQdqWeightGridKey) + "w");
     p->set_value("lapq-midrise:4");
     expect_qdq_error(t, ErrorCode::kInvalidModel, "not on the lapq-midrise:4 grid");
+  }
+}
+
+// Found by fuzz_qdq_import (tests/fuzz/corpus/qdq/regression_nan_float_weight):
+// a NaN in a float weight quantized by QuantizeLinear (PyTorch's form) reached
+// an undefined float -> int8 cast; it is a clear error, an infinity saturates.
+TEST(Qdq, NanFloatWeightIsAClearError) {
+  for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    TinyQdq t;
+    auto* wf = t.m.mutable_graph()->add_initializer();
+    wf->set_name("wf");
+    wf->set_data_type(onnx::TensorProto::FLOAT);
+    for (int d : {3, 2, 1, 1}) wf->add_dims(d);
+    for (float v : {0.5f, bad, 1.f, -1.f, 2.f, 0.f}) wf->add_float_data(v);
+    t.node("QuantizeLinear", {"wf", "w_scale", "w_zp"}, "wq");
+    t.w_dq->set_input(0, "wq");
+    if (std::isnan(bad)) {
+      expect_qdq_error(t, ErrorCode::kInvalidModel, "element 1 of the weight is NaN");
+    } else {
+      const QdqImport r = import_qdq_from_memory(t.bytes(), "tiny.onnx");
+      EXPECT_EQ(r.graph.values[r.graph.find_value("wdq")].constant.data<float>()[1], 63.5f);  // code 127 * 0.5
+    }
   }
 }
 
