@@ -12,8 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-}"
 build="${LAPQ_FUZZ_BUILD:-build-fuzz}"
-targets=(${LAPQ_FUZZ_TARGETS:-fuzz_onnx_loader fuzz_image fuzz_cli_values fuzz_qmodel_file})
-declare -A runs=([fuzz_onnx_loader]=60000 [fuzz_image]=12000 [fuzz_cli_values]=40000 [fuzz_qmodel_file]=20000)
+targets=(${LAPQ_FUZZ_TARGETS:-fuzz_onnx_loader fuzz_image fuzz_cli_values fuzz_qmodel_file fuzz_qdq_import})
+declare -A runs=([fuzz_onnx_loader]=60000 [fuzz_image]=12000 [fuzz_cli_values]=40000 [fuzz_qmodel_file]=20000
+             [fuzz_qdq_import]=150000)
 tools/install_deps.sh
 if ! command -v clang++ >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
   echo "lapq: installing clang and libclang-rt-14-dev for fuzzing"
@@ -22,7 +23,8 @@ fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAPQ_FUZZ=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
-declare -A corpus=([fuzz_onnx_loader]=onnx [fuzz_image]=image [fuzz_cli_values]=cli_values [fuzz_qmodel_file]=qmodel)
+declare -A corpus=([fuzz_onnx_loader]=onnx [fuzz_image]=image [fuzz_cli_values]=cli_values [fuzz_qmodel_file]=qmodel
+                [fuzz_qdq_import]=qdq)
 status=0
 for target in "${targets[@]}"; do
   work=$(mktemp -d)
