@@ -409,7 +409,7 @@ LapqResult run_lapq(const Graph& fp32, const QuantConfig& skeleton, const Calibr
       const auto same = std::find(ps.begin(), ps.end(), rep.p_used);
       current = same != ps.end() ? cfgs[static_cast<size_t>(same - ps.begin())] : make_init(rep.p_used);
       const double loss_at_p_star = record("lp(p*=" + fmt_p(rep.p_used) + ")", rep.p_used, current);
-      if (prefer_best_scanned(rep.pfit, loss_at_p_star)) {
+      if (opts.p_best_scanned && prefer_best_scanned(rep.pfit, loss_at_p_star)) {
         rep.p_used = rep.pfit.p_star;
         current = cfgs[static_cast<size_t>(std::find(ps.begin(), ps.end(), rep.p_used) - ps.begin())];
         record("lp(best p=" + fmt_p(rep.p_used) + ")", rep.p_used, current);

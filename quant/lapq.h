@@ -119,6 +119,12 @@ struct LapqOptions {
   InitMethod method = InitMethod::kLapq;
   double p = 0.0;               // > 0: this p instead of the scan (lp / lapq)
   PScanOptions pscan;           // linspace(2, 4, 10)
+  // After the scan: start from the fitted p* (the reference; guarded only for a
+  // concave fit or p* out of range), or also fall back to the best scanned p
+  // when the loss measured at p* is worse (prefer_best_scanned). Measured on
+  // CIFAR ResNet-20, the lower starting loss led Powell to a worse final point
+  // in 3 of 4 low-bit runs (docs/quantization-results.md), so fit is the default.
+  bool p_best_scanned = false;
   int maxiter = 1;
   int64_t max_evals = -1;
   Objective objective = Objective::kCrossEntropy;

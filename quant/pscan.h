@@ -2,9 +2,9 @@
 // clipping of every tensor at each p of a scan, loss(p) is fitted with a
 // quadratic by least squares and p* is its stationary point. The reference
 // trusts the fit blindly; here it is guarded: a concave fit or a p* outside the
-// scanned range falls back to the best scanned p (lapq-method.md, step 3), and
-// so does a stationary p* whose measured loss is higher than the best scanned
-// p's: the fit is only a model of loss(p), the measured loss decides.
+// scanned range falls back to the best scanned p (lapq-method.md, step 3).
+// Optionally (LapqOptions::p_best_scanned, `--p-choice best`) so does a
+// stationary p* whose measured loss is higher than the best scanned p's.
 #pragma once
 
 #include <span>
@@ -48,8 +48,8 @@ PStarFit fit_p_star(std::span<const double> p, std::span<const double> loss);
 
 // After the loss at fit.p_star was measured: when it is higher than the best
 // scanned loss, switches fit to the best scanned p (case kWorseThanScanned) and
-// returns true. Measured on CIFAR-10 ResNet-20 this happens for 7 of 10
-// preset / bit-width runs (docs/quantization-results.md).
+// returns true. On CIFAR-10 ResNet-20 the fitted p* measured worse than a
+// scanned p in 7 of 10 preset / bit-width runs (docs/quantization-results.md).
 bool prefer_best_scanned(PStarFit& fit, double loss_at_p_star);
 
 }  // namespace lapq::quant

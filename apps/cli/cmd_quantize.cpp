@@ -33,6 +33,7 @@ struct QuantizeArgs {
   bool no_bias_correction = false, bias_correction = false;
   std::vector<double> p_range;
   int p_count = 10;
+  std::string p_choice = "fit";
   double p = 0.0;
   int maxiter = 1;
   int64_t max_evals = -1;
@@ -61,6 +62,9 @@ void run_quantize(const QuantizeArgs& a) {
     o.lapq.pscan.p_max = a.p_range[1];
   }
   o.lapq.pscan.count = a.p_count;
+  LAPQ_CHECK(a.p_choice == "fit" || a.p_choice == "best", ErrorCode::kInvalidArgument, "--p-choice '",
+             a.p_choice, "': expected fit or best");
+  o.lapq.p_best_scanned = a.p_choice == "best";
   o.lapq.p = a.p;
   o.lapq.maxiter = a.maxiter;
   o.lapq.max_evals = a.max_evals;
@@ -131,6 +135,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--no-bias-correction", a->no_bias_correction, "No weight bias correction");
   cmd->add_option("--p-range", a->p_range, "p scan range LO,HI (default 2,4)")->delimiter(',')->expected(2);
   cmd->add_option("--p-count", a->p_count, "Number of p values in the scan (default 10)")->check(CLI::Range(1, 1000));
+  cmd->add_option("--p-choice", a->p_choice,
+                  "After the scan: fit (the quadratic fit's p*, default) | best (the best scanned p when p*'s loss is worse)");
   cmd->add_option("--p", a->p, "Use this p instead of the scan (lp, lapq)")->check(CLI::PositiveNumber);
   cmd->add_option("--maxiter", a->maxiter, "Powell iterations (default 1)")->check(CLI::Range(1, 1000));
   cmd->add_option("--max-evals", a->max_evals, "Limit on Powell's loss evaluations");

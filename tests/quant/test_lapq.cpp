@@ -141,6 +141,34 @@ TEST(LapqOnline, ActivationFitSeesEarlierLayersQuantized) {
   EXPECT_EQ(fp.weights[0].alpha, online.weights[0].alpha);
 }
 
+// --p-choice: the default starts from the fitted p*; p_best_scanned falls back to the
+// best scanned p exactly when the loss measured at p* is worse. The scan is made
+// wide (1..8) so the fitted vertex and the best scanned p of this 2-bit net differ.
+TEST(LapqPipeline, PChoiceFitOrBestScanned) {
+  const NetSetup s = make_setup(Preset::kPaper, {2, 3});
+  LapqOptions o;
+  o.quiet = true;
+  o.num_threads = 1;
+  o.method = InitMethod::kLp;
+  o.pscan = PScanOptions{1.0, 8.0, 8};
+  const LapqReport fit = run_lapq(s.g, s.skeleton, s.calib, o).report;
+  o.p_best_scanned = true;
+  const LapqReport best = run_lapq(s.g, s.skeleton, s.calib, o).report;
+  ASSERT_TRUE(fit.scanned && best.scanned);
+  EXPECT_NE(fit.pfit.which, PStarCase::kWorseThanScanned);
+  EXPECT_EQ(fit.p_used, fit.pfit.p_star);
+  const StageRecord& at_fit = fit.stages.back();  // lp(p*=...)
+  EXPECT_EQ(at_fit.stage.rfind("lp(p*=", 0), 0u);
+  // This net's fitted p* measures worse than a scanned p (deterministic), so the fallback is exercised.
+  ASSERT_EQ(fit.pfit.which, PStarCase::kStationary);
+  ASSERT_GT(at_fit.loss, fit.pfit.best_loss);
+  EXPECT_EQ(best.pfit.which, PStarCase::kWorseThanScanned);
+  EXPECT_EQ(best.p_used, fit.pfit.best_p);
+  EXPECT_EQ(best.stages.back().stage.rfind("lp(best p=", 0), 0u);
+  EXPECT_EQ(best.final_loss, fit.pfit.best_loss);
+  EXPECT_LT(best.final_loss, fit.final_loss);
+}
+
 TEST(LapqPipeline, LapqLowersTheLossOfItsLpStartAndRecordsStages) {
   const NetSetup s = make_setup(Preset::kPaper, {4, 4});
   LapqOptions o;
