@@ -67,8 +67,12 @@ TEST(FuzzCorpus, QdqModelsImportAndRunOrFailCleanly) {
   for (auto& [name, bytes] : corpus("qdq")) {
     const bool accepted = lapq::fuzz::qdq_model(bytes_of(bytes), bytes.size(), name);
     (accepted ? ok : errors)++;
-    if (name.ends_with(".onnx") && name.starts_with("qdq_")) EXPECT_TRUE(accepted) << name;
-    if (name.starts_with("broken_")) EXPECT_FALSE(accepted) << name;
+    if (name.ends_with(".onnx") && name.starts_with("qdq_")) {
+      EXPECT_TRUE(accepted) << name;
+    }
+    if (name.starts_with("broken_")) {
+      EXPECT_FALSE(accepted) << name;
+    }
   }
   EXPECT_GE(ok, 3);
   EXPECT_GE(errors, 6);
