@@ -36,27 +36,7 @@ Model::~Model() = default;
 // channel count, then the sidecar (when the model has one), then overrides.
 void Model::finish_setup(const std::string& model_path) {
   const Value& in = graph_.values[graph_.inputs[0]];
-  PreprocessConfig base;
-  if (in.has_shape && in.shape.size() == 4 && in.shape[1] > 0 && in.shape[2] > 0 && in.shape[3] > 0) {
-    base.channels = static_cast<int>(in.shape[1]);
-    base.height = static_cast<int>(in.shape[2]);
-    base.width = static_cast<int>(in.shape[3]);
-    base.crop_h = base.height;
-    base.crop_w = base.width;
-    // torchvision's Resize(256)/CenterCrop(224) ratio at the model's size.
-    base.resize_short = static_cast<int>(std::lround(std::min(base.height, base.width) / 0.875));
-    if (base.channels == 1) {
-      base.color = ColorMode::kGray;
-      base.mean = {0.449f};
-      base.stddev = {0.226f};
-    }
-  }
-  base.source = "defaults for input " + shape_str(in.shape);
-  preprocess_ = base;
-  if (!model_path.empty()) {
-    std::string sidecar = sidecar_path_for_model(model_path);
-    if (std::filesystem::exists(sidecar)) preprocess_ = load_preprocess_sidecar(sidecar, base);
-  }
+  preprocess_ = preprocess_for_model_input(in.shape, in.has_shape, model_path);
   apply_preprocess_overrides(preprocess_, options_.preprocess_overrides);
   if (!options_.labels_path.empty()) preprocess_.labels_path = options_.labels_path;
   labels_.clear();

@@ -565,27 +565,6 @@ class Importer {
   std::ostringstream summary_;
 };
 
-// Preprocessing like an FP32 model's: defaults for the input shape, then the sidecar.
-PreprocessConfig preprocess_for(const Graph& graph, const std::string& path) {
-  const Value& in = graph.values[graph.inputs[0]];
-  PreprocessConfig base;
-  if (in.has_shape && in.shape.size() == 4 && in.shape[1] > 0 && in.shape[2] > 0 && in.shape[3] > 0) {
-    base.channels = static_cast<int>(in.shape[1]);
-    base.height = static_cast<int>(in.shape[2]);
-    base.width = static_cast<int>(in.shape[3]);
-    base.crop_h = base.height;
-    base.crop_w = base.width;
-    base.resize_short = static_cast<int>(std::lround(std::min(base.height, base.width) / 0.875));
-    if (base.channels == 1) {
-      base.color = ColorMode::kGray;
-      base.mean = {0.449f};
-      base.stddev = {0.226f};
-    }
-  }
-  base.source = "defaults for input " + shape_str(in.shape);
-  const std::string sidecar = sidecar_path_for_model(path);
-  return std::filesystem::exists(sidecar) ? load_preprocess_sidecar(sidecar, base) : base;
-}
 
 }  // namespace
 
@@ -611,7 +590,8 @@ QdqImport import_qdq(const std::string& path) {
   QdqImport r = import_qdq_from_memory(onnx_frontend::read_whole_file(path, "model file"), path);
   LAPQ_CHECK(r.graph.inputs.size() == 1, ErrorCode::kUnsupported, path, ": ", r.graph.inputs.size(),
              " graph inputs; a quantized model has exactly one");
-  r.file.preprocess = preprocess_for(r.graph, path);
+  r.file.preprocess = preprocess_for_model_input(r.graph.values[r.graph.inputs[0]].shape,
+                                                     r.graph.values[r.graph.inputs[0]].has_shape, path);
   if (!r.file.preprocess.labels_path.empty()) r.file.labels = read_labels_file(r.file.preprocess.labels_path);
   return r;
 }

@@ -1,5 +1,6 @@
 #include "frontends/image/preprocess_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -204,6 +205,29 @@ PreprocessConfig parse_preprocess_sidecar(const std::string& json_text, const st
   }
   merge(base, obj, detail::cat("sidecar '", sidecar_path, "'"), fs::path(sidecar_path).parent_path());
   return base;
+}
+
+PreprocessConfig preprocess_for_model_input(const Shape& input_shape, bool has_shape, const std::string& model_path) {
+  const Shape& in = input_shape;
+  PreprocessConfig base;
+  if (has_shape && in.size() == 4 && in[1] > 0 && in[2] > 0 && in[3] > 0) {
+    base.channels = static_cast<int>(in[1]);
+    base.height = static_cast<int>(in[2]);
+    base.width = static_cast<int>(in[3]);
+    base.crop_h = base.height;
+    base.crop_w = base.width;
+    // torchvision's Resize(256)/CenterCrop(224) ratio at the model's size.
+    base.resize_short = static_cast<int>(std::lround(std::min(base.height, base.width) / 0.875));
+    if (base.channels == 1) {
+      base.color = ColorMode::kGray;
+      base.mean = {0.449f};
+      base.stddev = {0.226f};
+    }
+  }
+  base.source = "defaults for input " + shape_str(in);
+  if (model_path.empty()) return base;
+  const std::string sidecar = sidecar_path_for_model(model_path);
+  return std::filesystem::exists(sidecar) ? load_preprocess_sidecar(sidecar, base) : base;
 }
 
 PreprocessConfig load_preprocess_sidecar(const std::string& sidecar_path, PreprocessConfig base) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/tensor.h"
 #include "frontends/image/preprocess.h"
 
 namespace lapq {
@@ -28,6 +29,10 @@ PreprocessConfig parse_preprocess_sidecar(const std::string& json_text, const st
                                           PreprocessConfig base = {});
 // Reads and parses a sidecar file (kIo when it cannot be read).
 PreprocessConfig load_preprocess_sidecar(const std::string& sidecar_path, PreprocessConfig base = {});
+// Defaults for a model whose input is `input_shape` ([N, C, H, W] when
+// `has_shape`): ImageNet conventions at the model's size (gray for one
+// channel), then the sidecar of `model_path` when it exists (none for "").
+PreprocessConfig preprocess_for_model_input(const Shape& input_shape, bool has_shape, const std::string& model_path);
 // ImageNet defaults, then the model's sidecar when it exists; validated.
 PreprocessConfig load_preprocess_config_for_model(const std::string& model_path);
 
