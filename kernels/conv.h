@@ -36,7 +36,7 @@
 namespace lapq {
 
 struct RowSumKernels;  // kernels/rowsum.h
-struct Scratch;  // per-thread buffers of the drivers (kernels/conv.cpp)
+struct Scratch;  // per-thread buffers of the drivers (kernels/conv_scratch.h)
 
 struct ConvParams {
   int IC = 0, OC = 0, KH = 1, KW = 1;

@@ -1,0 +1,151 @@
+// GEMM convolution driver: M = N*OH*OW output pixels, K = KH*KW*IC/groups,
+// N = OC/groups. 1x1 / stride 1 / no padding (with K already padded) reads src
+// rows in place; K x K with whole K blocks per tap uses an indirection buffer
+// (tap pointers); everything else builds im2col tiles of at most ~256 KiB per
+// work item (never a full im2col copy). Work items = (group, M chunk, OC range).
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/conv.h"
+#include "kernels/conv_scratch.h"
+#include "kernels/rowsum.h"
+
+namespace lapq {
+
+void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+  const GemmConfig& cfg = *gemm_;
+  const int OH = p_.out_h(H), OW = p_.out_w(W);
+  const int64_t M = int64_t{N} * OH * OW;
+  const size_t esz_a = cfg.a_u16 ? 2 : 1, esz_d = ep.f32_out ? 4 : 1;
+  const bool direct = p_.KH == 1 && p_.KW == 1 && p_.stride_h == 1 && p_.stride_w == 1 && p_.pad_top == 0 &&
+                      p_.pad_left == 0 && p_.pad_bottom == 0 && p_.pad_right == 0 && !cfg.a_u16 && kp_ == k_;
+  // Indirect GEMM: tap pointers instead of an im2col copy (needs whole kr groups per tap).
+  const bool indirect = !direct && cfg.igemm != nullptr && icg_ % cfg.kr == 0;
+  const size_t taps = size_t(p_.KH) * p_.KW;
+  const bool need_rowsum = ep.wei_zp != nullptr;
+  // M chunk: a tile of at most ~256 KiB (stays in L2 while the OC loop reuses it).
+  const int64_t mr = cfg.mr;
+  int64_t mc = std::max<int64_t>(mr, (256 * 1024 / (int64_t(kp_) * esz_a)) / mr * mr);
+  if (indirect) mc = std::max<int64_t>(mr, 512 / mr * mr);
+  mc = std::min<int64_t>(mc, (M + mr - 1) / mr * mr);
+  const int64_t mchunks = (M + mc - 1) / mc;
+  const int64_t nchunks = (ocg_ + cfg.nr - 1) / cfg.nr;
+  const int threads = omp_get_max_threads();
+  const int64_t items_m = int64_t{p_.groups} * mchunks;
+  int64_t nsplit = 1;
+  if (threads > 1 && items_m < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
+  const int64_t items = items_m * nsplit;
+  const uint8_t* wpk = packed();
+  std::vector<int64_t> tap_offset(taps);  // input offset of each tap from the window origin
+  for (int kh = 0; kh < p_.KH; ++kh)
+    for (int kw = 0; kw < p_.KW; ++kw)
+      tap_offset[kh * p_.KW + kw] = (int64_t{kh} * p_.dilation_h * W + int64_t{kw} * p_.dilation_w) * p_.IC;
+
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t split = item % nsplit, mi = (item / nsplit) % mchunks, g = item / nsplit / mchunks;
+    const int64_t m0 = mi * mc, mcount = std::min(mc, M - m0);
+    const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;  // nr-chunk range
+    Scratch& s = thread_scratch();
+    const uint8_t* a = nullptr;
+    size_t a_stride = 0;
+    if (indirect) {
+      if (s.ptrs.size() < size_t(mcount) * taps) s.ptrs.resize(size_t(mcount) * taps);
+      if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+      int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
+      for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
+        const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
+        const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
+        if (ih0 >= 0 && ih0 + (p_.KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + (p_.KW - 1) * p_.dilation_w < W) {
+          const uint8_t* base = src + ((n * H + ih0) * W + iw0) * p_.IC + g * icg_;  // interior: no padding
+          for (size_t t = 0; t < taps; ++t) pp[t] = base + tap_offset[t];
+        } else {
+          for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
+            const int64_t ih = ih0 + kh * p_.dilation_h;
+            for (int kw = 0; kw < p_.KW; ++kw, ++t) {
+              const int64_t iw = iw0 + kw * p_.dilation_w;
+              pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+            }
+          }
+        }
+      }
+      if (need_rowsum) rowsum_->u8_indirect(mcount, taps, s.ptrs.data(), icg_, -k_ * za_, s.rowsum.data());
+    } else if (direct) {
+      a = src + m0 * p_.IC + g * icg_;
+      a_stride = p_.IC;
+      if (need_rowsum) {
+        if (s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+        rowsum_->u8(mcount, a, a_stride, k_, -k_ * za_, s.rowsum.data());
+      }
+    } else {
+      a_stride = size_t(kp_) * esz_a;
+      if (s.tile.size() < size_t(mcount) * a_stride + 64) s.tile.resize(size_t(mcount) * a_stride + 64);
+      if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
+      uint8_t* tile = s.tile.data();  // (mcount, Kp) u8 or u16
+      int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
+      for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
+        uint8_t* row8 = tile + r * a_stride;
+        int kpos = 0;
+        const int64_t iw0 = ow * p_.stride_w - p_.pad_left;
+        // A whole kernel row is one contiguous run of KW*IC bytes (groups == 1,
+        // dilation 1, inside the image): one copy instead of KW (the 3-channel stem).
+        const bool row_run = p_.groups == 1 && p_.dilation_w == 1 && iw0 >= 0 && iw0 + p_.KW <= W && !cfg.a_u16;
+        for (int kh = 0; kh < p_.KH; ++kh) {
+          const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
+          if (row_run && ih >= 0 && ih < H) {
+            std::memcpy(row8 + kpos, src + ((n * H + ih) * W + iw0) * p_.IC, size_t(p_.KW) * icg_);
+            kpos += p_.KW * icg_;
+            continue;
+          }
+          for (int kw = 0; kw < p_.KW; ++kw, kpos += icg_) {
+            const int64_t iw = ow * p_.stride_w - p_.pad_left + kw * p_.dilation_w;
+            const uint8_t* px = (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    ? zero_row_.data()
+                                    : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+            if (cfg.a_u16) {
+              uint16_t* row16 = reinterpret_cast<uint16_t*>(row8) + kpos;
+              for (int c = 0; c < icg_; ++c) row16[c] = px[c];
+            } else {
+              std::memcpy(row8 + kpos, px, icg_);
+            }
+          }
+        }
+        std::memset(row8 + size_t(k_) * esz_a, 0, size_t(kp_ - k_) * esz_a);  // K padding (zero weights)
+      }
+      if (need_rowsum && cfg.a_u16)
+        rowsum_->u16(mcount, reinterpret_cast<const uint16_t*>(tile), kp_, k_, -k_ * za_, s.rowsum.data());
+      else if (need_rowsum)
+        rowsum_->u8(mcount, tile, a_stride, k_, -k_ * za_, s.rowsum.data());
+      a = tile;
+    }
+    for (int64_t nci = nc0; nci < nc1; ++nci) {
+      const int64_t n0 = nci * cfg.nr, nc = std::min<int64_t>(cfg.nr, ocg_ - n0);
+      const int64_t oc0 = g * ocg_ + n0;
+      GemmEpilogue e = ep;
+      e.scale += oc0;
+      if (e.bias) e.bias += oc0;
+      if (e.wei_zp) e.wei_zp += oc0;
+      const uint8_t* wblk = wpk + g * group_bytes_ + (n0 / 16) * block_bytes_;
+      size_t bb = block_bytes_;
+      GemmUkernel ukernel = cfg.ukernel;
+      IgemmUkernel igemm = cfg.igemm;
+      if (cfg.panel_unpack && mcount >= kPanelRows) {  // int4: unpack once, run the int8 kernel
+        wblk = unpack_panel(cfg, s, wblk, (nc + 15) / 16, &bb);
+        ukernel = cfg.panel_ukernel;
+        igemm = cfg.panel_igemm;
+      }
+      for (int64_t r = 0; r < mcount; r += mr) {
+        e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
+        uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        if (indirect)
+          igemm(std::min(mr, mcount - r), nc, taps, icg_, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
+        else
+          ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
+      }
+    }
+  }
+}
+
+}  // namespace lapq
