@@ -2,11 +2,17 @@
 // kernels/elementwise.h) and the per-ISA dispatch.
 #include "kernels/elementwise.h"
 
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 namespace lapq {
 namespace {
 
+// t = v / scale, or v * inv_scale on qadd's verified fast path.
+template <bool kInv = false>
 inline uint8_t quantize_one(float v, const QuantizeOut& o) {
-  float t = v / o.scale;
+  float t = kInv ? v * o.inv_scale : v / o.scale;
   t = t < o.lo ? o.lo : t;
   t = t > o.hi ? o.hi : t;
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: (t + M) - M rounds half to even for |t| < 2^22
@@ -32,7 +38,10 @@ inline float operand_at(const QAddOperand& x, size_t i) {
 }
 
 void qadd_scalar(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  for (size_t i = 0; i < n; ++i) dst[i] = quantize_one(operand_at(a, i) + operand_at(b, i), o);
+  if (o.inv_scale != 0.f && a.u8 && b.u8)
+    for (size_t i = 0; i < n; ++i) dst[i] = quantize_one<true>(operand_at(a, i) + operand_at(b, i), o);
+  else
+    for (size_t i = 0; i < n; ++i) dst[i] = quantize_one(operand_at(a, i) + operand_at(b, i), o);
 }
 
 void transpose_f32_scalar(const float* src, size_t src_stride, float* dst, size_t dst_stride, size_t rows,
@@ -47,6 +56,34 @@ const ElementwiseKernels& elementwise_kernels_scalar() {
   static const ElementwiseKernels k{"elementwise__scalar", Isa::scalar, quantize_scalar, dequantize_scalar,
                                     qadd_scalar, transpose_f32_scalar};
   return k;
+}
+
+float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a, const QAddOperand& b,
+                               const QuantizeOut& o) {
+  const float inv = 1.f / o.scale;
+  // A normal scale and reciprocal keep v * inv finite wherever v / scale is (no 0 * inf).
+  if (!a.u8 || !b.u8 || !std::isnormal(o.scale) || !std::isnormal(inv)) return 0.f;
+  constexpr size_t kPairs = 256 * 256;
+  static const std::vector<uint8_t> codes_a = [] {  // a = i / 256, b = i % 256
+    std::vector<uint8_t> v(kPairs);
+    for (size_t i = 0; i < kPairs; ++i) v[i] = static_cast<uint8_t>(i / 256);
+    return v;
+  }();
+  static const std::vector<uint8_t> codes_b = [] {
+    std::vector<uint8_t> v(kPairs);
+    for (size_t i = 0; i < kPairs; ++i) v[i] = static_cast<uint8_t>(i % 256);
+    return v;
+  }();
+  QAddOperand xa = a, xb = b;
+  xa.data = codes_a.data();
+  xb.data = codes_b.data();
+  QuantizeOut divide = o, multiply = o;
+  divide.inv_scale = 0.f;
+  multiply.inv_scale = inv;
+  std::vector<uint8_t> by_division(kPairs), by_reciprocal(kPairs);
+  k.qadd(xa, xb, by_division.data(), kPairs, divide);
+  k.qadd(xa, xb, by_reciprocal.data(), kPairs, multiply);
+  return std::memcmp(by_division.data(), by_reciprocal.data(), kPairs) == 0 ? inv : 0.f;
 }
 
 const ElementwiseKernels& elementwise_kernels(Isa isa) {

@@ -11,6 +11,11 @@
 //                  q = (uint8_t)((int32_t)r + zp)              (truncating conversion, low byte)
 //   dequantize(q): (float)((int32_t)q - zp) * scale
 //   qadd:          quantize(x_a + x_b), x = dequantize(q) for a u8 operand, the value for f32
+// qadd's fast path: with QuantizeOut::inv_scale != 0 it computes t = v * inv_scale
+// instead of v / scale (a multiply instead of a division, the division being the
+// kernel's bottleneck). That is only allowed where it gives the same codes for every
+// possible input: qadd_verified_reciprocal() checks it exhaustively for two u8
+// operands (65,536 input pairs) and is the only way to set it.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +30,7 @@ struct QuantizeOut {
   float scale = 1.f;
   float lo = 0.f, hi = 255.f;  // qmin - zp, qmax - zp
   int32_t zp = 0;
+  float inv_scale = 0.f;  // qadd of two u8 operands only: see qadd_verified_reciprocal()
 };
 
 // One qadd operand: u8 codes read as (q - zp) * scale, or f32 values.
@@ -48,6 +54,13 @@ struct ElementwiseKernels {
   void (*transpose_f32)(const float* src, size_t src_stride, float* dst, size_t dst_stride, size_t rows,
                         size_t cols) = nullptr;
 };
+
+// 1/o.scale if a and b are both u8 operands and k.qadd gives exactly the same code
+// with t = v * (1/scale) as with t = v / scale for all 65,536 pairs of codes (it
+// runs both over every pair); 0 otherwise (then qadd keeps the division). Costs
+// about 0.1 ms; call it when the kernel is built, not per run.
+float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a, const QAddOperand& b,
+                               const QuantizeOut& o);
 
 // The table for an ISA level: scalar; avx2 (also for avxvnni); avx512 (also avx512vnni).
 const ElementwiseKernels& elementwise_kernels(Isa isa);

@@ -11,8 +11,9 @@ namespace {
 
 constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
 
+template <bool kInv = false>
 inline uint8_t quantize_one(float v, const QuantizeOut& o) {
-  float t = v / o.scale;
+  float t = kInv ? v * o.inv_scale : v / o.scale;
   t = t < o.lo ? o.lo : t;
   t = t > o.hi ? o.hi : t;
   const float r = (t + kMagic) - kMagic;
@@ -23,15 +24,18 @@ inline float dequantize_one(uint8_t q, float scale, int32_t zp) {
   return static_cast<float>(static_cast<int32_t>(q) - zp) * scale;
 }
 
+// kInv: t = v * inv_scale (qadd's verified fast path) instead of v / scale.
+template <bool kInv = false>
 struct QuantVec {
-  __m256 scale, lo, hi, magic;
+  __m256 scale, inv, lo, hi, magic;
   __m256i zp, low_byte;
   explicit QuantVec(const QuantizeOut& o)
-      : scale(_mm256_set1_ps(o.scale)), lo(_mm256_set1_ps(o.lo)), hi(_mm256_set1_ps(o.hi)),
-        magic(_mm256_set1_ps(kMagic)), zp(_mm256_set1_epi32(o.zp)), low_byte(_mm256_set1_epi32(0xFF)) {}
+      : scale(_mm256_set1_ps(o.scale)), inv(_mm256_set1_ps(o.inv_scale)), lo(_mm256_set1_ps(o.lo)),
+        hi(_mm256_set1_ps(o.hi)), magic(_mm256_set1_ps(kMagic)), zp(_mm256_set1_epi32(o.zp)),
+        low_byte(_mm256_set1_epi32(0xFF)) {}
   // int32 low bytes of the codes of 8 values.
   __m256i codes(__m256 v) const {
-    __m256 t = _mm256_div_ps(v, scale);
+    __m256 t = kInv ? _mm256_mul_ps(v, inv) : _mm256_div_ps(v, scale);
     t = _mm256_max_ps(lo, t);  // lo > t ? lo : t
     t = _mm256_min_ps(hi, t);  // hi < t ? hi : t
     t = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
@@ -52,7 +56,7 @@ inline __m256 dequantize8(const uint8_t* src, __m256 scale, __m256i zp) {
 }
 
 void quantize_avx2(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  const QuantVec qv(o);
+  const QuantVec<> qv(o);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) qv.store16(_mm256_loadu_ps(src + i), _mm256_loadu_ps(src + i + 8), dst + i);
   for (; i < n; ++i) dst[i] = quantize_one(src[i], o);
@@ -85,19 +89,20 @@ struct Operand {
   }
 };
 
-template <bool kAU8, bool kBU8>
+template <bool kAU8, bool kBU8, bool kInv = false>
 void qadd_impl(const QAddOperand& a_, const QAddOperand& b_, uint8_t* dst, size_t n, const QuantizeOut& o) {
   const Operand<kAU8> a(a_);
   const Operand<kBU8> b(b_);
-  const QuantVec qv(o);
+  const QuantVec<kInv> qv(o);
   size_t i = 0;
   for (; i + 16 <= n; i += 16)
     qv.store16(_mm256_add_ps(a.load8(i), b.load8(i)), _mm256_add_ps(a.load8(i + 8), b.load8(i + 8)), dst + i);
-  for (; i < n; ++i) dst[i] = quantize_one(a.at(i) + b.at(i), o);
+  for (; i < n; ++i) dst[i] = quantize_one<kInv>(a.at(i) + b.at(i), o);
 }
 
 void qadd_avx2(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  if (a.u8 && b.u8) qadd_impl<true, true>(a, b, dst, n, o);
+  if (a.u8 && b.u8 && o.inv_scale != 0.f) qadd_impl<true, true, true>(a, b, dst, n, o);
+  else if (a.u8 && b.u8) qadd_impl<true, true>(a, b, dst, n, o);
   else if (a.u8) qadd_impl<true, false>(a, b, dst, n, o);
   else if (b.u8) qadd_impl<false, true>(a, b, dst, n, o);
   else qadd_impl<false, false>(a, b, dst, n, o);

@@ -11,14 +11,16 @@ namespace {
 
 inline __mmask16 mask16(size_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1); }
 
+// kInv: t = v * inv_scale (qadd's verified fast path) instead of v / scale.
+template <bool kInv = false>
 struct QuantVec {
-  __m512 scale, lo, hi, magic;
+  __m512 scale, inv, lo, hi, magic;
   __m512i zp;
   explicit QuantVec(const QuantizeOut& o)
-      : scale(_mm512_set1_ps(o.scale)), lo(_mm512_set1_ps(o.lo)), hi(_mm512_set1_ps(o.hi)),
-        magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
+      : scale(_mm512_set1_ps(o.scale)), inv(_mm512_set1_ps(o.inv_scale)), lo(_mm512_set1_ps(o.lo)),
+        hi(_mm512_set1_ps(o.hi)), magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
   void store(__m512 v, uint8_t* dst, __mmask16 m) const {
-    __m512 t = _mm512_div_ps(v, scale);
+    __m512 t = kInv ? _mm512_mul_ps(v, inv) : _mm512_div_ps(v, scale);
     t = _mm512_max_ps(lo, t);  // lo > t ? lo : t
     t = _mm512_min_ps(hi, t);  // hi < t ? hi : t
     t = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
@@ -33,7 +35,7 @@ inline __m512 dequantize16(const uint8_t* src, __mmask16 m, __m512 scale, __m512
 }
 
 void quantize_avx512(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  const QuantVec qv(o);
+  const QuantVec<> qv(o);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 m = mask16(n - i);
     qv.store(_mm512_maskz_loadu_ps(m, src + i), dst + i, m);
@@ -62,19 +64,56 @@ struct Operand {
   }
 };
 
-template <bool kAU8, bool kBU8>
+template <bool kAU8, bool kBU8, bool kInv = false>
 void qadd_impl(const QAddOperand& a_, const QAddOperand& b_, uint8_t* dst, size_t n, const QuantizeOut& o) {
   const Operand<kAU8> a(a_);
   const Operand<kBU8> b(b_);
-  const QuantVec qv(o);
+  const QuantVec<kInv> qv(o);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 m = mask16(n - i);
     qv.store(_mm512_add_ps(a.load(i, m), b.load(i, m)), dst + i, m);
   }
 }
 
+// Two u8 operands (the residual add), 64 codes per step with fewer operations than
+// the generic path, same results: t is finite or +-inf here (finite codes and
+// scales), so rounding by cvtps (round half to even, default MXCSR) equals the
+// reference's (t + M) - M on the clamped t; when qmin == 0 (lo == -zp) the lower
+// clamp is left to the saturating packs (max(nearbyint(t) + zp, 0), also for
+// t = -inf where cvtps gives INT_MIN); the upper clamp is always explicit.
+template <bool kInv>
+void qadd_u8u8(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const uint8_t* pa = static_cast<const uint8_t*>(a.data);
+  const uint8_t* pb = static_cast<const uint8_t*>(b.data);
+  const __m512 sa = _mm512_set1_ps(a.scale), sb = _mm512_set1_ps(b.scale);
+  const __m512i za = _mm512_set1_epi32(a.zp), zb = _mm512_set1_epi32(b.zp), zp = _mm512_set1_epi32(o.zp);
+  const __m512 scale = _mm512_set1_ps(kInv ? o.inv_scale : o.scale), lo = _mm512_set1_ps(o.lo),
+               hi = _mm512_set1_ps(o.hi);
+  const bool lower_clamp = o.lo != -static_cast<float>(o.zp);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  auto codes16 = [&](size_t i, __mmask16 m) {
+    const __m512i qa = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, pa + i));
+    const __m512i qb = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, pb + i));
+    const __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qa, za)), sa),
+                                   _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qb, zb)), sb));
+    __m512 t = kInv ? _mm512_mul_ps(x, scale) : _mm512_div_ps(x, scale);
+    if (lower_clamp) t = _mm512_max_ps(lo, t);
+    t = _mm512_min_ps(hi, t);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(t), zp);
+  };
+  for (size_t i = 0; i < n; i += 64) {
+    const size_t left = n - i;
+    const __m512i p = _mm512_packus_epi16(_mm512_packs_epi32(codes16(i, mask16(left)), codes16(i + 16, mask16(left > 16 ? left - 16 : 0))),
+                                          _mm512_packs_epi32(codes16(i + 32, mask16(left > 32 ? left - 32 : 0)),
+                                                             codes16(i + 48, mask16(left > 48 ? left - 48 : 0))));
+    const __mmask64 m = left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1;
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_permutexvar_epi32(order, p));
+  }
+}
+
 void qadd_avx512(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  if (a.u8 && b.u8) qadd_impl<true, true>(a, b, dst, n, o);
+  if (a.u8 && b.u8 && o.inv_scale != 0.f) qadd_u8u8<true>(a, b, dst, n, o);
+  else if (a.u8 && b.u8) qadd_u8u8<false>(a, b, dst, n, o);
   else if (a.u8) qadd_impl<true, false>(a, b, dst, n, o);
   else if (b.u8) qadd_impl<false, true>(a, b, dst, n, o);
   else qadd_impl<false, false>(a, b, dst, n, o);

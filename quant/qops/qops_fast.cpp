@@ -140,7 +140,17 @@ class DequantizeKernel final : public OpKernel {
 class QAddKernel final : public OpKernel {
  public:
   QAddKernel(const Node& node, const ElementwiseKernels& k)
-      : k_(k), o_(quantize_out(quant_attrs(node))), x_{qadd_input_attrs(node, 0), qadd_input_attrs(node, 1)} {}
+      : k_(k), o_(quantize_out(quant_attrs(node))), x_{qadd_input_attrs(node, 0), qadd_input_attrs(node, 1)} {
+    if (x_[0].layout == 1 && x_[1].layout == 1) {  // two u8 operands: multiply by 1/scale where exact
+      QAddOperand a, b;
+      a.u8 = b.u8 = true;
+      a.scale = x_[0].scale;
+      a.zp = x_[0].zero_point;
+      b.scale = x_[1].scale;
+      b.zp = x_[1].zero_point;
+      o_.inv_scale = qadd_verified_reciprocal(k_, a, b, o_);
+    }
+  }
   void run(In in, Out out) override {
     const Shape& ys = out[0]->shape();
     const int64_t N = ys[0], HW = ys[1] * ys[2], C = ys[3];

@@ -167,6 +167,86 @@ TEST(Elementwise, QAddEqualsScalarAllOperandKinds) {
   }
 }
 
+// Every pair of u8 codes (a, b) as two operand arrays: a = i / 256, b = i % 256.
+struct AllPairs {
+  std::vector<uint8_t> a, b;
+  AllPairs() : a(65536), b(65536) {
+    for (size_t i = 0; i < 65536; ++i) a[i] = static_cast<uint8_t>(i / 256), b[i] = static_cast<uint8_t>(i % 256);
+  }
+};
+
+// Random residual-add grids (operand scales, output scale, zero points, ReLU or not),
+// plus scales so far apart that t overflows to +-inf.
+struct AddCase {
+  float sa, sb;
+  int32_t za, zb;
+  Grid out;
+};
+std::vector<AddCase> add_cases(int count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> log_scale(-6.f, 0.f);
+  std::uniform_int_distribution<int> zp(0, 255), relu(0, 1);
+  std::vector<AddCase> v;
+  for (int i = 0; i < count; ++i) {
+    const int32_t zo = relu(rng) ? 0 : zp(rng);
+    v.push_back({std::exp(log_scale(rng)), std::exp(log_scale(rng)), zp(rng), zp(rng),
+                 Grid{std::exp(log_scale(rng)), zo, zo == 0 ? 0 : 3, 255}});
+  }
+  v.push_back({1e30f, 3e29f, 0, 200, Grid{1e-10f, 0, 0, 255}});
+  v.push_back({1e30f, 3e29f, 0, 200, Grid{1e-10f, 100, 5, 250}});
+  return v;
+}
+
+// Where the reciprocal verifies, the fast path gives the reference's codes for every
+// pair of inputs (scalar table without it = the reference), on every length's tail too.
+TEST(Elementwise, QAddVerifiedReciprocalEqualsDivisionOnEveryPair) {
+  const AllPairs pairs;
+  int verified = 0;
+  for (const AddCase& c : add_cases(40, 21)) {
+    SCOPED_TRACE(c.out.str() + " sa=" + std::to_string(c.sa) + " sb=" + std::to_string(c.sb));
+    QAddOperand a{pairs.a.data(), true, c.sa, c.za}, b{pairs.b.data(), true, c.sb, c.zb};
+    QuantizeOut fast = c.out.out();
+    fast.inv_scale = qadd_verified_reciprocal(active(), a, b, fast);
+    EXPECT_EQ(fast.inv_scale, qadd_verified_reciprocal(scalar(), a, b, fast)) << "ISAs disagree on the check";
+    if (fast.inv_scale == 0.f) continue;
+    ++verified;
+    EXPECT_EQ(fast.inv_scale, 1.f / c.out.scale);
+    for (size_t n : {size_t{65536}, size_t{65535}, size_t{63}, size_t{17}}) {
+      std::vector<uint8_t> want(n + 1, 0x5A), got(n + 1, 0x5A);
+      scalar().qadd(a, b, want.data(), n, c.out.out());
+      active().qadd(a, b, got.data(), n, fast);
+      ASSERT_EQ(got, want) << "n=" << n;
+    }
+  }
+  EXPECT_GT(verified, 30) << "the fast path should verify for most grids";
+}
+
+// The check is not vacuous: for grids where 1/scale changes some code, it refuses.
+// Found by search: exact half-integer sums are where a multiply by the rounded
+// reciprocal can land on the other side of the tie.
+TEST(Elementwise, QAddVerifiedReciprocalRefusesWhenACodeChanges) {
+  const AllPairs pairs;
+  int refused = 0;
+  for (float so : {3.f, 0.3f, 0.7f, 0.11f, 0.013f, 1.7f, 0.9f, 6.1f}) {
+    // Operand a's step equals the output step, b's is half of it: a + b lands on exact ties.
+    QAddOperand a{pairs.a.data(), true, so, 128}, b{pairs.b.data(), true, so * 0.5f, 128};
+    QuantizeOut o = Grid{so, 128, 0, 255}.out();
+    std::vector<uint8_t> by_division(65536), by_reciprocal(65536);
+    scalar().qadd(a, b, by_division.data(), 65536, o);
+    QuantizeOut m = o;
+    m.inv_scale = 1.f / so;
+    scalar().qadd(a, b, by_reciprocal.data(), 65536, m);
+    const bool differs = by_division != by_reciprocal;
+    EXPECT_EQ(qadd_verified_reciprocal(active(), a, b, o) == 0.f, differs) << "so=" << so;
+    refused += differs;
+  }
+  EXPECT_GT(refused, 0) << "no grid exercised the refusal";
+  // Operands that are not both u8 never take the fast path.
+  const std::vector<float> f(4, 1.f);
+  QAddOperand fa{f.data(), false, 1.f, 0}, qb{pairs.b.data(), true, 0.5f, 0};
+  EXPECT_EQ(qadd_verified_reciprocal(active(), fa, qb, Grid{0.1f, 0, 0, 255}.out()), 0.f);
+}
+
 TEST(Elementwise, TransposeEqualsScalar) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> d(-1.f, 1.f);
