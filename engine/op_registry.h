@@ -83,6 +83,12 @@ struct KernelRequest {
   std::vector<Layout> out_layouts = {};
   Layout in_layout(size_t i) const { return i < in_layouts.size() ? in_layouts[i] : Layout::kPlain; }
   Layout out_layout(size_t i) const { return i < out_layouts.size() ? out_layouts[i] : Layout::kPlain; }
+  // Residual fusion (engine/passes/residual_fusion.h), asked only of
+  // candidates with FastCandidate::accepts_sum: when set, out[0] is the
+  // result of the Add reading this node's output, and the kernel computes
+  // out = sum_activation(node(in) + out): run() finds the Add's other input
+  // (the residual) already in out[0]. node.activation is kNone then.
+  const FusedActivation* sum_activation = nullptr;
 };
 // Returns a kernel, or nullptr after writing a one-line reason to *why_not.
 using KernelFactory = std::function<std::unique_ptr<OpKernel>(const KernelRequest&, std::string* why_not)>;
@@ -95,6 +101,7 @@ struct FastCandidate {
   std::string name;  // "onednn", "avx512vnni", ...
   KernelFactory create;
   LayoutQuery layouts = nullptr;
+  bool accepts_sum = false;  // `create` honours KernelRequest::sum_activation
 };
 
 struct OpSchema {
