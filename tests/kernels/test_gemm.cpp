@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -28,6 +29,9 @@ struct GemmCase {
   bool f32 = false, bias_i32 = true, bias_f = false, wzp = false, int4 = false;
   int extreme = 0;  // 0 random; 1 a=255, w=max; 2 a=255, w=min; 3 a=0, w=min
   uint32_t seed = 1;
+  // Nonzero: every channel's scale / float bias is +-fixed (signs alternate by
+  // channel), to probe the bounds under which kernels may skip the float clamp.
+  float fixed_scale = 0.f, fixed_bias = 0.f;
 
   std::string str() const {
     std::ostringstream os;
@@ -85,6 +89,10 @@ void run_case(const GemmCase& c) {
   std::uniform_real_distribution<float> jitter(0.5f, 1.5f), fb(-30.f, 30.f), zw(-2.f, 2.f);
   std::vector<float> scale(c.n), fbias(c.n), wzp(c.n);
   for (size_t j = 0; j < c.n; ++j) scale[j] = base * jitter(rng), fbias[j] = fb(rng), wzp[j] = zw(rng);
+  for (size_t j = 0; j < c.n; ++j) {
+    if (c.fixed_scale != 0.f) scale[j] = j % 2 ? -c.fixed_scale : c.fixed_scale;
+    if (c.fixed_bias != 0.f) fbias[j] = j % 3 == 1 ? -c.fixed_bias : c.fixed_bias;
+  }
 
   GemmEpilogue ep;
   ep.scale = scale.data();
@@ -174,6 +182,27 @@ TEST_P(GemmKernel, ExtremeValuesLargeKDoNotOverflow) {
       c.f32 = false;  // u8 output saturates: still exact
       run_case(c);
     }
+}
+
+// Large accumulators with scales / float biases at and just beyond the bound
+// (|scale| <= 0.5, |bias| <= 2^29) under which the VNNI kernel clamps in the
+// saturating integer narrowing instead of in float: both sides must saturate
+// exactly like the formula (y far outside [qmin - zp, qmax - zp], also above
+// 2^31 where cvtps2dq would overflow).
+TEST_P(GemmKernel, SaturationAtTheDirectEpilogueBounds) {
+  const GemmConfig& cfg = gemm_config(active_isa(), GetParam());
+  struct Q { int32_t zp, qmin, qmax; };
+  uint32_t seed = 700;
+  for (int extreme : {0, 1, 2})
+    for (float scale : {0.5f, std::nextafter(0.5f, 1.f), 1e-4f, 300.f})
+      for (float bias : {0.f, 536870912.f, std::nextafter(536870912.f, 1e10f), 3e9f})
+        for (const Q q : {Q{0, 0, 255}, Q{100, 3, 250}}) {
+          GemmCase c;
+          c.m = cfg.mr, c.n = 64 + 17, c.k = 4096, c.za = extreme ? 0 : 128, c.extreme = extreme;
+          c.fixed_scale = scale, c.fixed_bias = bias, c.bias_f = bias != 0.f;
+          c.zp = q.zp, c.qmin = q.qmin, c.qmax = q.qmax, c.int4 = GetParam(), c.seed = seed++;
+          run_case(c);
+        }
 }
 
 INSTANTIATE_TEST_SUITE_P(Int8AndInt4, GemmKernel, ::testing::Values(false, true),
