@@ -2,7 +2,7 @@
 // per-thread scratch. The drivers live in their own files:
 //   kernels/conv_gemm.cpp       GEMM path (1x1 in place, indirect GEMM, im2col tiles)
 //   kernels/conv_dw.cpp         depthwise path
-//   kernels/conv_segmented.cpp  row-segment indirect GEMM (few input channels: the stem)
+//   kernels/conv_segmented.cpp  column-window GEMM (few input channels: the stem)
 #include "kernels/conv.h"
 
 #include <omp.h>
@@ -67,11 +67,8 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     rowsum_ = &rowsum_kernels(isa);
     segmented_ = gemm_->igemm != nullptr && p.groups == 1 && p.dilation_w == 1 && icg_ % gemm_->kr != 0 &&
                  p.KH * p.KW > 1;
-    seg_ = p.KW * icg_;
-    segp_ = static_cast<int>(gemm_padded_k(gemm_->layout, seg_));
-    const int kpack = segmented_ ? p.KH * segp_ : k_;  // K as packed
-    kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, kpack));
-    block_bytes_ = gemm_block_bytes(gemm_->layout, kpack);
+    kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, k_));
+    block_bytes_ = gemm_block_bytes(gemm_->layout, k_);
     group_bytes_ = block_bytes_ * ((ocg_ + 15) / 16);
     packed_size_ = group_bytes_ * p.groups;
   }
@@ -81,11 +78,13 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   if (depthwise_) {
     pack_dw_weights(dw_->layout, p.OC, p.KH, p.KW, w.wei, w.bias, za_, dst);
   } else if (segmented_) {
-    std::vector<int8_t> wseg(size_t(p.OC) * kp_, 0);  // (OC, KH, segp) with zero padding
+    std::vector<int8_t> wcol(size_t(p.OC) * k_);  // K order (kw, kh, c): see conv_segmented.cpp
     for (int oc = 0; oc < p.OC; ++oc)
       for (int kh = 0; kh < p.KH; ++kh)
-        std::memcpy(&wseg[size_t(oc) * kp_ + size_t(kh) * segp_], w.wei + size_t(oc) * k_ + size_t(kh) * seg_, seg_);
-    pack_gemm_weights(gemm_->layout, p.OC, kp_, wseg.data(), w.bias, za_, dst);
+        for (int kw = 0; kw < p.KW; ++kw)
+          std::memcpy(&wcol[size_t(oc) * k_ + size_t(kw * p.KH + kh) * icg_],
+                      w.wei + size_t(oc) * k_ + size_t(kh * p.KW + kw) * icg_, icg_);
+    pack_gemm_weights(gemm_->layout, p.OC, k_, wcol.data(), w.bias, za_, dst);
   } else {
     for (int g = 0; g < p.groups; ++g)
       pack_gemm_weights(gemm_->layout, ocg_, k_, w.wei + size_t(g) * ocg_ * k_, w.bias ? w.bias + g * ocg_ : nullptr,
@@ -99,11 +98,13 @@ std::vector<int8_t> PackedConv::unpack(std::vector<int32_t>* bias) const {
   if (depthwise_) {
     unpack_dw_weights(dw_->layout, p_.OC, p_.KH, p_.KW, packed(), za_, wei.data(), b.data());
   } else if (segmented_) {
-    std::vector<int8_t> wseg(size_t(p_.OC) * kp_);
-    unpack_gemm_weights(gemm_->layout, p_.OC, kp_, packed(), za_, wseg.data(), b.data());
+    std::vector<int8_t> wcol(size_t(p_.OC) * k_);  // K order (kw, kh, c)
+    unpack_gemm_weights(gemm_->layout, p_.OC, k_, packed(), za_, wcol.data(), b.data());
     for (int oc = 0; oc < p_.OC; ++oc)
       for (int kh = 0; kh < p_.KH; ++kh)
-        std::memcpy(wei.data() + size_t(oc) * k_ + size_t(kh) * seg_, &wseg[size_t(oc) * kp_ + size_t(kh) * segp_], seg_);
+        for (int kw = 0; kw < p_.KW; ++kw)
+          std::memcpy(wei.data() + size_t(oc) * k_ + size_t(kh * p_.KW + kw) * icg_,
+                      &wcol[size_t(oc) * k_ + size_t(kw * p_.KH + kh) * icg_], icg_);
   } else {
     for (int g = 0; g < p_.groups; ++g)
       unpack_gemm_weights(gemm_->layout, ocg_, k_, packed() + g * group_bytes_, za_, wei.data() + size_t(g) * ocg_ * k_,

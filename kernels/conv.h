@@ -104,11 +104,10 @@ class PackedConv {
   bool int4_ = false, depthwise_ = false;
   int32_t za_ = 0;
   int icg_ = 0, ocg_ = 0, k_ = 0, kp_ = 0;  // per group: IC, OC, K = KH*KW*ICg, padded K
-  // Row-segment indirect GEMM (groups == 1, dilation_w == 1, IC not a multiple of the
-  // K block, e.g. the 3-channel stem): K is KH segments of KW*IC bytes (one input
-  // row run each), each zero-padded to segp_ in the packed weights.
+  // Column-window GEMM (groups == 1, dilation_w == 1, IC not a multiple of the K
+  // block, e.g. the 3-channel stem; kernels/conv_segmented.cpp): weights packed
+  // with K ordered (kw, kh, c), run on per-output-row columns of KH*IC bytes.
   bool segmented_ = false;
-  int seg_ = 0, segp_ = 0;
   size_t block_bytes_ = 0, group_bytes_ = 0;
   const GemmConfig* gemm_ = nullptr;
   const DwConfig* dw_ = nullptr;

@@ -1,5 +1,13 @@
-// Row-segment indirect GEMM driver (groups == 1, few input channels, e.g. the
-// 3-channel stem): K is KH segments of KW*IC bytes, one input row run each.
+// Column-window GEMM driver (groups == 1, dilation_w == 1, IC not a multiple of
+// the K block: the 3-channel stem). For one output row, the KH input rows its
+// windows read are rearranged once into columns, col[x] = the KH*IC bytes
+// (kh, c) of padded input column x (za outside the image). The packer orders K
+// as (kw, kh, c), so output pixel ow's whole window is the KW*KH*IC contiguous
+// bytes starting at col[ow * stride_w]: a plain GEMM row (stride stride_w*KH*IC
+// bytes) with K padded once (stem: 147 -> 148, where one pointer per kernel row
+// padded every 21-byte row run to 24: 168) and no pointer set-up per pixel.
+// The rearrangement writes stride_w*KH*IC bytes per output pixel (42 for the
+// stem, vs 147*64 MACs).
 #include <omp.h>
 
 #include <algorithm>
@@ -11,60 +19,82 @@
 
 namespace lapq {
 
+namespace {
+
+constexpr size_t kColumnSlack = 64;  // zero bytes after the columns: K padding reads up to kr-1 of them
+
+// col[x * KH*IC + kh*IC + c] for x < xs: rows[kh] is input row ih(kh) at column 0 (a row
+// of za where ih is outside the image), columns x < pad_left or >= pad_left + W read za.
+void build_columns(const uint8_t* const* rows, int KH, int IC, int W, int pad_left, int64_t xs, uint8_t za,
+                   uint8_t* col) {
+  const size_t colb = size_t(KH) * IC;
+  const int64_t x0 = std::min<int64_t>(pad_left, xs), x1 = std::min<int64_t>(pad_left + W, xs);  // image columns
+  std::memset(col, za, size_t(x0) * colb);
+  std::memset(col + size_t(x1) * colb, za, size_t(xs - x1) * colb);
+  int64_t x = x0;
+  if (IC == 3) {
+    // 4-byte moves: each also writes the next slot's first byte, which the next
+    // move (next kh, or kh = 0 of the next column) overwrites. The image's last
+    // column would read past the row, so it takes the generic copy below.
+    const int64_t xfast = std::min<int64_t>(x1, pad_left + W - 1);
+    for (; x < xfast; ++x) {
+      uint8_t* d = col + size_t(x) * colb;
+      const size_t o = size_t(x - pad_left) * 3;
+      for (int kh = 0; kh < KH; ++kh) std::memcpy(d + kh * 3, rows[kh] + o, 4);
+    }
+  }
+  for (; x < x1; ++x) {
+    uint8_t* d = col + size_t(x) * colb;
+    const size_t o = size_t(x - pad_left) * IC;
+    for (int kh = 0; kh < KH; ++kh) std::memcpy(d + size_t(kh) * IC, rows[kh] + o, IC);
+  }
+}
+
+}  // namespace
+
 void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
   const GemmConfig& cfg = *gemm_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
-  const int64_t M = int64_t{N} * OH * OW;
-  const size_t esz_d = ep.f32_out ? 4 : 1, KH = p_.KH;
+  const size_t esz_d = ep.f32_out ? 4 : 1;
   const bool need_rowsum = ep.wei_zp != nullptr;
-  const int64_t mr = cfg.mr, mc = std::max<int64_t>(mr, 384 / mr * mr);
-  const int64_t mchunks = (M + mc - 1) / mc, nchunks = (p_.OC + cfg.nr - 1) / cfg.nr;
+  const int KH = p_.KH, IC = p_.IC;
+  const size_t colb = size_t(KH) * IC, a_stride = size_t(p_.stride_w) * colb;
+  const int64_t xs = int64_t(OW - 1) * p_.stride_w + p_.KW;  // padded input columns read
+  const size_t col_bytes = size_t(xs) * colb + kColumnSlack;
+  const size_t za_row_bytes = size_t(W) * IC;
+  const int64_t rows = int64_t{N} * OH, mr = cfg.mr;
+  const int64_t nchunks = (p_.OC + cfg.nr - 1) / cfg.nr;
   const int threads = omp_get_max_threads();
-  int64_t nsplit = 1;
-  if (threads > 1 && mchunks < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + mchunks - 1) / mchunks);
-  const int64_t items = mchunks * nsplit;
-  const int64_t src_size = int64_t{N} * H * W * p_.IC;
-  const int64_t kh_step = int64_t{p_.dilation_h} * W * p_.IC;  // between kernel rows
+  int64_t nsplit = 1;  // OC ranges per output row when there are few rows for the threads
+  if (threads > 1 && rows < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + rows - 1) / rows);
+  const int64_t items = rows * nsplit;
   const uint8_t* wpk = packed();
 
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
   for (int64_t item = 0; item < items; ++item) {
-    const int64_t split = item % nsplit, m0 = (item / nsplit) * mc, mcount = std::min(mc, M - m0);
+    const int64_t split = item % nsplit, row = item / nsplit, n = row / OH, oh = row % OH;
     const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;
     Scratch& s = thread_scratch();
-    if (s.ptrs.size() < size_t(mcount) * KH) s.ptrs.resize(size_t(mcount) * KH);
-    if (s.tile.size() < size_t(mcount) * KH * segp_) s.tile.resize(size_t(mcount) * KH * segp_);
-    if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
-    int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
-    for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
-      const uint8_t** pp = s.ptrs.data() + r * KH;  // (mcount, KH) segment pointers
-      const int64_t iw0 = ow * p_.stride_w - p_.pad_left, ih0 = oh * p_.stride_h - p_.pad_top;
-      const int64_t off0 = ((n * H + ih0) * W + iw0) * p_.IC;
-      if (ih0 >= 0 && ih0 + int64_t(KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + p_.KW <= W &&
-          off0 + kh_step * int64_t(KH - 1) + segp_ <= src_size) {
-        for (size_t kh = 0; kh < KH; ++kh) pp[kh] = src + off0 + kh_step * int64_t(kh);  // interior
-        continue;
-      }
-      for (size_t kh = 0; kh < KH; ++kh) {
-        const int64_t ih = oh * p_.stride_h - p_.pad_top + int64_t(kh) * p_.dilation_h;
-        const bool row_in = ih >= 0 && ih < H;
-        const int64_t off = ((n * H + ih) * W + iw0) * p_.IC;  // window row start
-        if (row_in && iw0 >= 0 && iw0 + p_.KW <= W && off + segp_ <= src_size) {
-          pp[kh] = src + off;  // the segment reads segp - seg bytes past the window: zero weights
-        } else {
-          uint8_t* seg = s.tile.data() + (size_t(r) * KH + kh) * segp_;  // border: build it
-          for (int kw = 0; kw < p_.KW; ++kw) {
-            const int64_t iw = iw0 + kw;
-            const uint8_t* px = (row_in && iw >= 0 && iw < W) ? src + ((n * H + ih) * W + iw) * p_.IC : zero_row_.data();
-            std::memcpy(seg + size_t(kw) * p_.IC, px, p_.IC);
-          }
-          std::memset(seg + seg_, 0, segp_ - seg_);
-          pp[kh] = seg;
-        }
+    if (s.tile.size() < col_bytes + za_row_bytes) s.tile.resize(col_bytes + za_row_bytes);
+    if (s.ptrs.size() < size_t(KH)) s.ptrs.resize(KH);
+    if (need_rowsum && s.rowsum.size() < size_t(OW)) s.rowsum.resize(OW);
+    uint8_t* col = s.tile.data();
+    uint8_t* za_row = col + col_bytes;
+    bool za_row_ready = false;
+    const uint8_t** rp = s.ptrs.data();
+    for (int kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * p_.stride_h - p_.pad_top + int64_t{kh} * p_.dilation_h;
+      if (ih >= 0 && ih < H) {
+        rp[kh] = src + (n * H + ih) * int64_t{W} * IC;
+      } else {
+        if (!za_row_ready) std::memset(za_row, za_, za_row_bytes), za_row_ready = true;
+        rp[kh] = za_row;
       }
     }
-    // Each segment's first seg_ bytes are the window row (the rest meets zero weights).
-    if (need_rowsum) rowsum_->u8_indirect(mcount, KH, s.ptrs.data(), seg_, -k_ * za_, s.rowsum.data());
+    build_columns(rp, KH, IC, W, p_.pad_left, xs, static_cast<uint8_t>(za_), col);
+    std::memset(col + col_bytes - kColumnSlack, 0, kColumnSlack);
+    if (need_rowsum) rowsum_->u8(OW, col, a_stride, k_, -k_ * za_, s.rowsum.data());
+    const int64_t m0 = row * OW;  // first output pixel of the row
     for (int64_t nci = nc0; nci < nc1; ++nci) {
       const int64_t oc0 = nci * cfg.nr, nc = std::min<int64_t>(cfg.nr, p_.OC - oc0);
       GemmEpilogue e = ep;
@@ -73,15 +103,15 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
       if (e.wei_zp) e.wei_zp += oc0;
       const uint8_t* wblk = wpk + (oc0 / 16) * block_bytes_;
       size_t bb = block_bytes_;
-      IgemmUkernel igemm = cfg.igemm;
-      if (cfg.panel_unpack && mcount >= kPanelRows) {  // int4: unpack once, run the int8 kernel
+      GemmUkernel ukernel = cfg.ukernel;
+      if (cfg.panel_unpack && OW >= kPanelRows) {  // int4: unpack once, run the int8 kernel
         wblk = unpack_panel(cfg, s, wblk, (nc + 15) / 16, &bb);
-        igemm = cfg.panel_igemm;
+        ukernel = cfg.panel_ukernel;
       }
-      for (int64_t r = 0; r < mcount; r += mr) {
+      for (int64_t r = 0; r < OW; r += mr) {
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
-        igemm(std::min(mr, mcount - r), nc, KH, segp_, s.ptrs.data() + r * KH, wblk, bb, d, p_.OC, &e);
+        ukernel(std::min<int64_t>(mr, OW - r), nc, kp_, col + size_t(r) * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
       }
     }
   }

@@ -180,6 +180,15 @@ std::vector<ConvCase> awkward_cases() {
     ConvParams r = make(8, 12, 3, 1, 0);
     r.KH = 1, r.KW = 3, r.stride_h = 2, r.dilation_w = 2, r.pad_right = 1;  // rectangular
     add(1, 5, 9, r);
+    // Column-window path (IC not a multiple of the K block): right image columns no
+    // window reads, dilation_h, stride > KW, one image column, padding wider than the kernel.
+    add(1, 8, 12, make(3, 16, 3, 2, 0));
+    ConvParams dh = make(3, 20, 3, 1, 1);
+    dh.dilation_h = 2;
+    add(1, 9, 10, dh);
+    add(1, 10, 11, make(2, 17, 2, 3, 0));
+    add(2, 9, 1, make(3, 80, 3, 1, 1));
+    add(1, 5, 4, make(3, 8, 3, 1, 4));
   }
   return cs;
 }
