@@ -14,6 +14,35 @@
 
 namespace lapq {
 
+namespace {
+
+struct WorkSplit {
+  int64_t mc, mchunks, nsplit;  // rows per M chunk, M chunks, OC ranges per chunk
+};
+
+// Work items (group, M chunk, OC range) for `threads` threads: M chunks of at most
+// mc_max rows and equal size; with several threads at least ~4 items per thread
+// (splitting OC when there are few M chunks, into ranges of equal size where
+// nchunks allows) and an item count that is a multiple of the thread count, so
+// no thread idles at the end of a layer (e.g. 56x56 with 7 chunks ran 4 + 3).
+WorkSplit balanced_split(int64_t M, int64_t mr, int64_t mc_max, int64_t groups, int64_t nchunks, int threads) {
+  const int64_t max_mchunks = (M + mr - 1) / mr;
+  int64_t mchunks = (M + mc_max - 1) / mc_max, nsplit = 1;
+  if (threads > 1) {
+    const int64_t items_m = groups * mchunks;
+    if (items_m < 4 * threads) {
+      const int64_t want = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
+      nsplit = want;
+      while (nsplit < nchunks && nchunks % nsplit != 0) ++nsplit;  // equal OC ranges
+    }
+    while ((groups * mchunks * nsplit) % threads != 0 && mchunks < max_mchunks) ++mchunks;
+  }
+  const int64_t mc = ((M + mchunks - 1) / mchunks + mr - 1) / mr * mr;  // equal chunks, whole row tiles
+  return {mc, (M + mc - 1) / mc, nsplit};
+}
+
+}  // namespace
+
 void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
   const GemmConfig& cfg = *gemm_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
@@ -27,16 +56,13 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   const bool need_rowsum = ep.wei_zp != nullptr;
   // M chunk: a tile of at most ~256 KiB (stays in L2 while the OC loop reuses it).
   const int64_t mr = cfg.mr;
-  int64_t mc = std::max<int64_t>(mr, (256 * 1024 / (int64_t(kp_) * esz_a)) / mr * mr);
-  if (indirect) mc = std::max<int64_t>(mr, 512 / mr * mr);
-  mc = std::min<int64_t>(mc, (M + mr - 1) / mr * mr);
-  const int64_t mchunks = (M + mc - 1) / mc;
+  int64_t mc_max = std::max<int64_t>(mr, (256 * 1024 / (int64_t(kp_) * esz_a)) / mr * mr);
+  if (indirect) mc_max = std::max<int64_t>(mr, 512 / mr * mr);
   const int64_t nchunks = (ocg_ + cfg.nr - 1) / cfg.nr;
   const int threads = omp_get_max_threads();
-  const int64_t items_m = int64_t{p_.groups} * mchunks;
-  int64_t nsplit = 1;
-  if (threads > 1 && items_m < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
-  const int64_t items = items_m * nsplit;
+  const WorkSplit split = balanced_split(M, mr, mc_max, p_.groups, nchunks, threads);
+  const int64_t mc = split.mc, mchunks = split.mchunks, nsplit = split.nsplit;
+  const int64_t items = int64_t{p_.groups} * mchunks * nsplit;
   const uint8_t* wpk = packed();
   std::vector<int64_t> tap_offset(taps);  // input offset of each tap from the window origin
   for (int kh = 0; kh < p_.KH; ++kh)

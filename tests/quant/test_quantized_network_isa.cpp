@@ -47,7 +47,9 @@ TEST(QuantizedNetwork, FastEqualsReferenceEveryValue) {
     EXPECT_EQ(count_op(lg, kQConvOp), expected_qconv) << lg.to_string();
     EXPECT_EQ(count_op(lg, "BatchNormalization"), !v.fold_bn && !v.quantize_input ? 1 : 0) << lg.to_string();
     for (size_t i = 0; i < cfg.weights.size(); ++i) {
-      if (fast.weight_is_integer(i)) EXPECT_NE(fast.plan().impl_name(fast.node_of_weight(i)), "reference");
+      if (fast.weight_is_integer(i)) {
+        EXPECT_NE(fast.plan().impl_name(fast.node_of_weight(i)), "reference");
+      }
       EXPECT_EQ(ref.plan().impl_name(ref.node_of_weight(i)), "reference");
     }
     const Tensor yf = fast.forward(x), yr = ref.forward(x);
