@@ -1,5 +1,5 @@
-// Depthwise convolution driver: an indirection buffer of tap pointers per
-// output row (or the row kernel's column pointers), one output row per item.
+// Depthwise convolution driver: one output row per item; the row kernel gets the
+// window's input rows, the pixel kernel an indirection buffer of tap pointers.
 #include <omp.h>
 
 #include <algorithm>
@@ -20,9 +20,7 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
   const int threads = omp_get_max_threads();
   const uint8_t* wpk = packed();
   const uint8_t* zero = zero_row_.data();
-  // Row kernel: input columns of the padded window row, KHp pointers each.
-  const size_t khp = (size_t(p_.KH) + 3) / 4 * 4;
-  const size_t iwp = size_t(OW - 1) * p_.stride_w + size_t(p_.KW - 1) * p_.dilation_w + 1;
+  const size_t khp = (size_t(p_.KH) + 3) / 4 * 4;  // row kernel: kernel rows padded to 4
 
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && rows > 1)
   for (int64_t row = 0; row < rows; ++row) {
@@ -36,24 +34,13 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
     }
     uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
     if (cfg.row_ukernel) {
-      if (s.ptrs.size() < iwp * khp) s.ptrs.resize(iwp * khp);
-      const uint8_t** cp = s.ptrs.data();  // (KHp, iwp)
-      const int64_t c_lo = std::min<int64_t>(iwp, p_.pad_left), c_hi = std::min<int64_t>(iwp, int64_t{p_.pad_left} + W);
-      for (size_t kh = 0; kh < khp; ++kh) {
-        const uint8_t** row = cp + kh * iwp;
-        const uint8_t* base = kh < size_t(KH) ? in_rows[kh] : nullptr;
-        if (!base) {
-          std::fill(row, row + iwp, zero);
-          continue;
-        }
-        std::fill(row, row + c_lo, zero);
-        for (int64_t c = c_lo; c < c_hi; ++c) row[c] = base + (c - p_.pad_left) * p_.IC;
-        std::fill(row + c_hi, row + iwp, zero);
-      }
-      const size_t xbytes = iwp * khp * 64;
+      const uint8_t* win_rows[68];  // KHp <= 64 + 3 input rows of the window, nullptr = za
+      for (size_t kh = 0; kh < khp; ++kh) win_rows[kh] = kh < size_t(KH) ? in_rows[kh] : nullptr;
+      const size_t xbytes = dw_row_scratch_bytes(OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w);
       if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
       uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
-      cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, cp, iwp, wpk, za_, x, d, p_.OC, &ep);
+      cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, win_rows, W, p_.pad_left, zero, wpk, za_,
+                      x, d, p_.OC, &ep);
       continue;
     }
     if (s.ptrs.size() < size_t(OW) * taps) s.ptrs.resize(size_t(OW) * taps);

@@ -32,6 +32,13 @@ size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t kh, size_t kw) {
   return blocks * (256 + 256 * kw * khb);
 }
 
+size_t dw_row_scratch_bytes(size_t ow, size_t kh, size_t kw, size_t stride_w, size_t dilation_w) {
+  const size_t khp = (kh + 3) / 4 * 4, iwp = (ow - 1) * stride_w + (kw - 1) * dilation_w + 1;
+  const size_t x64 = iwp * khp * 64;                                                    // block64
+  const size_t x32 = khp * stride_w * dw32x2_slots(ow, kw, stride_w, dilation_w) * 32;  // block32x2
+  return x64 > x32 ? x64 : x32;
+}
+
 namespace {
 // Position (i, L, j) of channel c within its 64-channel block (c64t4_s8).
 size_t lane_pos(size_t c) {

@@ -24,16 +24,18 @@ enum class DwLayout {
   c64t4_s8,
 };
 
-// Row kernel (c64t4_s8): one output row of ow_count pixels. The input columns
-// of the row's window, padded (c = 0 .. iwp-1, input column c - pad_left), come as
-// col_ptrs: (KHp, iwp) pointers (out-of-image or kh >= KH: a row of za), KHp =
-// round_up(KH, 4), stored (KHp, iwp). Output pixel o reads columns o*stride_w + kw*dilation_w.
-// scratch: 64-byte aligned, iwp * KHp * 64 bytes (interleaved columns, reused by
-// every output that reads them).
+// Row kernel (c64t4_s8): one output row of ow_count pixels. rows: KHp =
+// round_up(KH, 4) input rows of the window (their pixel 0; pixel stride =
+// channels bytes), nullptr for a row outside the image or kh >= KH. Column col of
+// the padded window (output o reads columns o*stride_w + kw*dilation_w) is input
+// column col - pad_left; nullptr rows and columns outside [0, in_w) read `zero`
+// (a pixel of za). No per-column pointer table: the kernel computes addresses.
+// scratch: 64-byte aligned, dw_row_scratch_bytes(ow_count, ...) bytes (interleaved
+// columns, reused by every output that reads them).
 using DwRowUkernel = void (*)(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
-                              size_t dilation_w, const uint8_t* const* col_ptrs, size_t iwp, const void* w,
-                              int32_t za, void* scratch, void* dst, size_t dst_pixel_stride,
-                              const GemmEpilogue* ep);
+                              size_t dilation_w, const uint8_t* const* rows, size_t in_w, size_t pad_left,
+                              const uint8_t* zero, const void* w, int32_t za, void* scratch, void* dst,
+                              size_t dst_pixel_stride, const GemmEpilogue* ep);
 
 // Pixel kernel (c16_s8). dst pixel p, channel c: dst + p * dst_pixel_stride + c
 // (elements). ptrs: (npix, taps) pointers to input pixels.
@@ -49,6 +51,15 @@ struct DwConfig {
   DwRowUkernel row_ukernel = nullptr;  // c64t4_s8 layout
 };
 
+// Slots per stride phase of the two-outputs-per-zmm block (<= 32 channels): column
+// phase + stride * slot; reads reach slot ow + (KW-1)*dil/stride, writes slot
+// ceil(ncols / stride); even, so that slot pairs are 64-byte aligned.
+inline size_t dw32x2_slots(size_t ow, size_t kw, size_t stride_w, size_t dilation_w) {
+  return (ow + (kw - 1) * dilation_w / stride_w + 3) / 2 * 2;
+}
+// Scratch of the row kernel for rows of ow outputs (either block shape).
+size_t dw_row_scratch_bytes(size_t ow, size_t kh, size_t kw, size_t stride_w, size_t dilation_w);
+
 const DwConfig& dw_config(Isa isa);
 size_t dw_packed_bytes(DwLayout layout, size_t channels, size_t kh, size_t kw);
 // w: (C, KH, KW) int8; bias (C) or nullptr; za folded as -za * sum w.
@@ -60,6 +71,7 @@ void unpack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, c
 void u8s8_dwconv_c16__scalar(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
 void u8s8_dwconv_c8__avx2(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
 void u8s8_dwconv_c64t4__avx512vnni(size_t, size_t, size_t, size_t, size_t, size_t, const uint8_t* const*, size_t,
-                                   const void*, int32_t, void*, void*, size_t, const GemmEpilogue*);
+                                   size_t, const uint8_t*, const void*, int32_t, void*, void*, size_t,
+                                   const GemmEpilogue*);
 
 }  // namespace lapq

@@ -1,15 +1,20 @@
-// u8s8_dwconv_c64t4__avx512vnni: depthwise convolution, one output row per call,
-// 64 channels per step.
+// u8s8_dwconv_c64t4__avx512vnni: depthwise convolution, one output row per call.
 // Layout c64t4_s8, per 64-channel block: int32 bias[64] in lane order (i, L, j) =
 // channel 16L + 4i + j; then per (kw, kernel-row group hb) 256 bytes (i, L, j, t) =
 // w[16L + 4i + j][4hb + t][kw].
-// Phase 1: each input column of the row's window is interleaved once: four kernel
-// rows (64 channels each) go through punpck{l,h}bw + punpck{l,h}wd into x0..x3,
-// where 128-bit lane L of x_i holds channels 16L+4i .. 16L+4i+3 with their 4 rows
-// adjacent (a vpdpbusd operand). Stride-1 3x3 reuses every column for 3 outputs.
+// Phase 1: each input column of the window is interleaved once: four kernel rows
+// go through punpck{l,h}bw + punpck{l,h}wd into x0..x3, where 128-bit lane L of
+// x_i holds channels 16L+4i .. 16L+4i+3 with their 4 rows adjacent (a vpdpbusd
+// operand); every output reading the column reuses it.
 // Phase 2: per output, KW * KHp/4 * 4 vpdpbusd. Accumulators stay in lane order;
 // the epilogue constants are transposed once per block, and vpackssdw/vpackuswb
 // (per-lane) bring the bytes back to channel order for free.
+// Two block shapes:
+// - block64: 64 channels of one output per zmm.
+// - block32x2 (<= 32 channels): two outputs per zmm (the 32-byte halves of the
+//   c64t4 groups, lanes L = 0, 1), so all 64 lanes work. The interleaved columns
+//   are stored per stride phase (column = phase + stride * slot), so that the two
+//   outputs' columns of one tap are adjacent slots: one zmm load serves both.
 // Row sums for weight zero points: vpdpbusd with all-ones weights.
 // Overflow: |sum| <= KH*KW*255*128, tiny.
 #include <immintrin.h>
@@ -21,7 +26,46 @@
 namespace lapq {
 namespace {
 
-#include "kernels/x86/avx512_epilogue.inc"
+inline __mmask16 mask16(size_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1); }
+
+// The u8 epilogue's constants, loaded once per block (a byte store could alias
+// the GemmEpilogue, so nothing is re-read from it in the loops).
+struct Epi {
+  bool f32 = false, has_bias = false, add_zp = false, clamp_lo = false, clamp_hi = false;
+  __m512 hi;
+  __m512i zp16, qmin8, qmax8;
+};
+
+inline Epi make_epi(const GemmEpilogue& e) {
+  Epi k;
+  k.f32 = e.f32_out;
+  k.has_bias = e.bias != nullptr;
+  const int qmin = static_cast<int>(e.lo) + e.zp, qmax = static_cast<int>(e.hi) + e.zp;
+  k.add_zp = e.zp != 0, k.clamp_lo = qmin > 0, k.clamp_hi = qmax < 255;
+  k.hi = _mm512_set1_ps(e.hi);
+  k.zp16 = _mm512_set1_epi16(static_cast<short>(e.zp));
+  k.qmin8 = _mm512_set1_epi8(static_cast<char>(qmin));
+  k.qmax8 = _mm512_set1_epi8(static_cast<char>(qmax));
+  return k;
+}
+
+// Four float vectors -> 64 bytes; 128-bit lane k of the result holds lane k of
+// q0, q1, q2, q3 (4 bytes each). Exactly kernels/gemm.h's
+// clamp(nearbyint(y) + zp, qmin, qmax): y is clamped to hi = qmax - zp in float
+// (a y beyond INT_MAX would convert to INT_MIN); everything below that is done
+// by saturation, which is monotone: vpackssdw to int16, + zp saturating,
+// vpackuswb to [0, 255], then vpmaxub / vpminub with qmin / qmax (0 <= zp, qmin,
+// qmax <= 255). A y below INT_MIN converts to INT_MIN, which saturates to 0 too.
+inline __m512i narrow_u8(__m512 y0, __m512 y1, __m512 y2, __m512 y3, const Epi& k) {
+  const __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(y0, k.hi)), q1 = _mm512_cvtps_epi32(_mm512_min_ps(y1, k.hi));
+  const __m512i q2 = _mm512_cvtps_epi32(_mm512_min_ps(y2, k.hi)), q3 = _mm512_cvtps_epi32(_mm512_min_ps(y3, k.hi));
+  __m512i p01 = _mm512_packs_epi32(q0, q1), p23 = _mm512_packs_epi32(q2, q3);
+  if (k.add_zp) p01 = _mm512_adds_epi16(p01, k.zp16), p23 = _mm512_adds_epi16(p23, k.zp16);
+  __m512i b = _mm512_packus_epi16(p01, p23);
+  if (k.clamp_lo) b = _mm512_max_epu8(b, k.qmin8);
+  if (k.clamp_hi) b = _mm512_min_epu8(b, k.qmax8);
+  return b;
+}
 
 // 4x4 transpose of 128-bit lanes: lane order (i, L) <-> channel order (L, i).
 inline void transpose_lanes(__m512 v[4]) {
@@ -42,40 +86,83 @@ inline void load_lane_order(const float* p, size_t c, size_t count, __m512 out[4
   transpose_lanes(out);
 }
 
+// The same for <= 32 channels, lanes L = 0, 1 (8 floats per vector i), repeated in
+// both 256-bit halves (the two outputs of block32x2).
+inline void load_lane_order32x2(const float* p, size_t c, size_t count, __m512 out[4]) {
+  alignas(64) float v[4][16] = {};
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t L = 0; L < 2; ++L)
+      for (size_t j = 0; j < 4; ++j) {
+        const size_t ch = 16 * L + 4 * i + j;
+        if (ch < count) v[i][L * 4 + j] = v[i][8 + L * 4 + j] = p[c + ch];
+      }
+  for (size_t i = 0; i < 4; ++i) out[i] = _mm512_load_ps(v[i]);
+}
+
+// Pixel of window row r (kernel row, padded to KHp) and window column col: input
+// column col - pad_left, or the za pixel outside the image.
+struct ColSrc {
+  const uint8_t* const* rows;
+  size_t channels, in_w, pad_left;
+  const uint8_t* zero;
+  const uint8_t* operator()(size_t r, size_t col) const {
+    const size_t ic = col - pad_left;  // wraps (>= in_w) left of the image
+    return ic < in_w && rows[r] ? rows[r] + ic * channels : zero;
+  }
+};
+
 // Interleaved columns per chunk of outputs (u8s8_dwconv_c64t4__avx512vnni): 64
 // columns (16 KiB for KH <= 4) plus the input lines they read stay in L1 while
 // every 64-channel block of the chunk runs (measured: ~10-15 % faster than whole
 // 112-pixel rows for C >= 96, no change at 56 px).
 constexpr size_t kChunkCols = 64;
 
+// Four kernel rows (t0..t3, bytes of one channel range) -> four vpdpbusd operands.
+inline void interleave4(__m512i t0, __m512i t1, __m512i t2, __m512i t3, __m512i* x0, __m512i* x1, __m512i* x2,
+                        __m512i* x3) {
+  const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
+  const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
+  _mm512_store_si512(x0, _mm512_unpacklo_epi16(u01l, u23l));
+  _mm512_store_si512(x1, _mm512_unpackhi_epi16(u01l, u23l));
+  _mm512_store_si512(x2, _mm512_unpacklo_epi16(u01h, u23h));
+  _mm512_store_si512(x3, _mm512_unpackhi_epi16(u01h, u23h));
+}
+
+// y of kernels/gemm.h (same operation order) for one accumulator vector.
+template <bool ROWSUM>
+inline __m512 epilogue_y(__m512i acc, __m512i rsum, __m512i kza, __m512 zw, __m512 scale, __m512 bias, bool has_bias) {
+  __m512 t = _mm512_cvtepi32_ps(acc);
+  if (ROWSUM) t = _mm512_sub_ps(t, _mm512_mul_ps(zw, _mm512_cvtepi32_ps(_mm512_sub_epi32(rsum, kza))));
+  __m512 y = _mm512_mul_ps(t, scale);
+  if (has_bias) y = _mm512_add_ps(y, bias);
+  return y;
+}
+
 // K3 = true: KW == 3 and KH <= 4 (the common 3x3), weights held in 12 registers.
-template <bool ROWSUM, bool K3>
+// FULL: count == 64 (plain loads and stores).
+template <bool ROWSUM, bool K3, bool FULL>
 void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
-             const uint8_t* const* col_ptrs, size_t iwp, size_t ncols, const uint8_t* wb, int32_t za, __m512i* x,
+             const ColSrc& src, size_t col0, size_t ncols, const uint8_t* wb, int32_t za, __m512i* x,
              void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
   const size_t khb = (kh + 3) / 4, khp = khb * 4;
-  const __mmask64 mask = count >= 64 ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
-  const __m512i zrow = _mm512_maskz_set1_epi8(mask, static_cast<char>(za));
-  // Phase 1: interleave every column: x[(col * khb + hb) * 4 + i].
-  for (size_t col = 0; col < ncols; ++col)
+  const __mmask64 mask = FULL ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
+  auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
+  const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
+  // Interleaves column col: x[(col * khb + hb) * 4 + i].
+  auto interleave_col = [&](size_t col) {
     for (size_t hb = 0; hb < khb; ++hb) {
-      const uint8_t* const* p = col_ptrs + hb * 4 * iwp + col;  // (KHp, iwp)
-      const __m512i t0 = _mm512_maskz_loadu_epi8(mask, p[0 * iwp] + c);
-      const __m512i t1 = _mm512_maskz_loadu_epi8(mask, p[1 * iwp] + c);
-      const __m512i t2 = _mm512_maskz_loadu_epi8(mask, p[2 * iwp] + c);
-      const __m512i t3 = hb * 4 + 3 < kh ? _mm512_maskz_loadu_epi8(mask, p[3 * iwp] + c) : zrow;  // KH = 3: za row
-      const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
-      const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
+      const size_t r = hb * 4, wc = col0 + col;
+      const __m512i t3 = r + 3 < kh ? load(src(r + 3, wc)) : zrow;  // KH = 3: za row
       __m512i* xo = x + (col * khb + hb) * 4;
-      _mm512_store_si512(xo + 0, _mm512_unpacklo_epi16(u01l, u23l));
-      _mm512_store_si512(xo + 1, _mm512_unpackhi_epi16(u01l, u23l));
-      _mm512_store_si512(xo + 2, _mm512_unpacklo_epi16(u01h, u23h));
-      _mm512_store_si512(xo + 3, _mm512_unpackhi_epi16(u01h, u23h));
+      interleave4(load(src(r, wc)), load(src(r + 1, wc)), load(src(r + 2, wc)), t3, xo, xo + 1, xo + 2, xo + 3);
     }
+  };
+  for (size_t col = 0; col < ncols; ++col) interleave_col(col);
   // Epilogue constants in lane order, once per block.
+  const Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order(e.scale, c, count, scale);
-  if (e.bias) load_lane_order(e.bias, c, count, bias);
+  if (k.has_bias) load_lane_order(e.bias, c, count, bias);
   if (ROWSUM) load_lane_order(e.wei_zp, c, count, zw);
   const __m512i ibias[4] = {_mm512_loadu_si512(wb), _mm512_loadu_si512(wb + 64), _mm512_loadu_si512(wb + 128),
                             _mm512_loadu_si512(wb + 192)};
@@ -91,23 +178,24 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
     w20 = _mm512_loadu_si512(wt + 512), w21 = _mm512_loadu_si512(wt + 576);
     w22 = _mm512_loadu_si512(wt + 640), w23 = _mm512_loadu_si512(wt + 704);
   }
-  // Phase 2: outputs.
-  for (size_t o = 0; o < ow_count; ++o) {
-    __m512i a0 = ibias[0], a1 = ibias[1], a2 = ibias[2], a3 = ibias[3];
-    __m512i r0 = _mm512_setzero_si512(), r1 = r0, r2 = r0, r3 = r0;
+  // Phase 2: outputs, two per iteration (independent chains for the scheduler).
+  struct Acc { __m512i a[4], r[4]; };
+  auto accumulate = [&](size_t o) __attribute__((always_inline)) {
+    Acc t{{ibias[0], ibias[1], ibias[2], ibias[3]}, {}};
+    if (ROWSUM) t.r[0] = t.r[1] = t.r[2] = t.r[3] = _mm512_setzero_si512();
     if constexpr (K3) {
       const __m512i* xc = x + o * stride_w * 4;
       const size_t dq = dil_w * 4;
 #define LAPQ_TAP(q)                                                                              \
-  a0 = _mm512_dpbusd_epi32(a0, xc[q * dq + 0], w##q##0);                                         \
-  a1 = _mm512_dpbusd_epi32(a1, xc[q * dq + 1], w##q##1);                                         \
-  a2 = _mm512_dpbusd_epi32(a2, xc[q * dq + 2], w##q##2);                                         \
-  a3 = _mm512_dpbusd_epi32(a3, xc[q * dq + 3], w##q##3);                                         \
+  t.a[0] = _mm512_dpbusd_epi32(t.a[0], xc[q * dq + 0], w##q##0);                                 \
+  t.a[1] = _mm512_dpbusd_epi32(t.a[1], xc[q * dq + 1], w##q##1);                                 \
+  t.a[2] = _mm512_dpbusd_epi32(t.a[2], xc[q * dq + 2], w##q##2);                                 \
+  t.a[3] = _mm512_dpbusd_epi32(t.a[3], xc[q * dq + 3], w##q##3);                                 \
   if (ROWSUM) {                                                                                  \
-    r0 = _mm512_dpbusd_epi32(r0, xc[q * dq + 0], ones);                                          \
-    r1 = _mm512_dpbusd_epi32(r1, xc[q * dq + 1], ones);                                          \
-    r2 = _mm512_dpbusd_epi32(r2, xc[q * dq + 2], ones);                                          \
-    r3 = _mm512_dpbusd_epi32(r3, xc[q * dq + 3], ones);                                          \
+    t.r[0] = _mm512_dpbusd_epi32(t.r[0], xc[q * dq + 0], ones);                                  \
+    t.r[1] = _mm512_dpbusd_epi32(t.r[1], xc[q * dq + 1], ones);                                  \
+    t.r[2] = _mm512_dpbusd_epi32(t.r[2], xc[q * dq + 2], ones);                                  \
+    t.r[3] = _mm512_dpbusd_epi32(t.r[3], xc[q * dq + 3], ones);                                  \
   }
       LAPQ_TAP(0) LAPQ_TAP(1) LAPQ_TAP(2)
 #undef LAPQ_TAP
@@ -115,164 +203,157 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
       for (size_t q = 0; q < kw; ++q) {
         const __m512i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
         const uint8_t* wq = wt + q * khb * 256;
-        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256) {
-          a0 = _mm512_dpbusd_epi32(a0, xc[0], _mm512_loadu_si512(wq));
-          a1 = _mm512_dpbusd_epi32(a1, xc[1], _mm512_loadu_si512(wq + 64));
-          a2 = _mm512_dpbusd_epi32(a2, xc[2], _mm512_loadu_si512(wq + 128));
-          a3 = _mm512_dpbusd_epi32(a3, xc[3], _mm512_loadu_si512(wq + 192));
-          if (ROWSUM) {
-            r0 = _mm512_dpbusd_epi32(r0, xc[0], ones);
-            r1 = _mm512_dpbusd_epi32(r1, xc[1], ones);
-            r2 = _mm512_dpbusd_epi32(r2, xc[2], ones);
-            r3 = _mm512_dpbusd_epi32(r3, xc[3], ones);
+        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
+          for (int i = 0; i < 4; ++i) {
+            t.a[i] = _mm512_dpbusd_epi32(t.a[i], xc[i], _mm512_loadu_si512(wq + 64 * i));
+            if (ROWSUM) t.r[i] = _mm512_dpbusd_epi32(t.r[i], xc[i], ones);
           }
-        }
       }
     }
-    const __m512i acc[4] = {a0, a1, a2, a3}, rsum[4] = {r0, r1, r2, r3};
+    return t;
+  };
+  auto finish = [&](size_t o, const Acc& t) __attribute__((always_inline)) {
     __m512 y[4];
-    for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
-      __m512 t = _mm512_cvtepi32_ps(acc[i]);
-      if (ROWSUM) t = _mm512_sub_ps(t, _mm512_mul_ps(zw[i], _mm512_cvtepi32_ps(_mm512_sub_epi32(rsum[i], kza))));
-      y[i] = _mm512_mul_ps(t, scale[i]);
-      if (e.bias) y[i] = _mm512_add_ps(y[i], bias[i]);
-    }
-    if (e.f32_out) {
+    for (int i = 0; i < 4; ++i) y[i] = epilogue_y<ROWSUM>(t.a[i], t.r[i], kza, zw[i], scale[i], bias[i], k.has_bias);
+    if (k.f32) {
       transpose_lanes(y);
       float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
       for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
     } else {
-      // Lane L of packs(q0, q1) holds channels 16L..16L+7, of packs(q2, q3) 16L+8..16L+15;
-      // vpackuswb joins them: channel order without a permute.
-      const __m512i p01 = _mm512_packs_epi32(epilogue_q(y[0], e), epilogue_q(y[1], e));
-      const __m512i p23 = _mm512_packs_epi32(epilogue_q(y[2], e), epilogue_q(y[3], e));
-      _mm512_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask,
-                              _mm512_packus_epi16(p01, p23));
+      // Lane L of the result holds channels 16L .. 16L+15 in order: no permute.
+      uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+      const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+      if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
     }
+  };
+  size_t o = 0;
+  for (; o + 2 <= ow_count; o += 2) {
+    const Acc t0 = accumulate(o), t1 = accumulate(o + 1);
+    finish(o, t0);
+    finish(o + 1, t1);
   }
+  if (o < ow_count) finish(o, accumulate(o));
 }
 
-// A tail block of <= 32 channels: the same algorithm on ymm (lanes L = 0, 1 of the
-// c64t4 layout are the first 32 bytes of every 64-byte group), half the work of
-// a masked zmm block. Epilogue constants are gathered into lane order once.
-template <bool ROWSUM, bool K3>
-void block32(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
-             const uint8_t* const* col_ptrs, size_t iwp, size_t ncols, const uint8_t* wb, int32_t za, __m256i* x,
-             void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
-  const size_t khb = (kh + 3) / 4, khp = khb * 4;
-  const __mmask32 mask = count >= 32 ? ~__mmask32(0) : (__mmask32(1) << count) - 1;
-  const __m256i zrow = _mm256_maskz_set1_epi8(mask, static_cast<char>(za));
-  for (size_t col = 0; col < ncols; ++col)
-    for (size_t hb = 0; hb < khb; ++hb) {
-      const uint8_t* const* p = col_ptrs + hb * 4 * iwp + col;  // (KHp, iwp)
-      const __m256i t0 = _mm256_maskz_loadu_epi8(mask, p[0 * iwp] + c);
-      const __m256i t1 = hb * 4 + 1 < kh ? _mm256_maskz_loadu_epi8(mask, p[1 * iwp] + c) : zrow;
-      const __m256i t2 = hb * 4 + 2 < kh ? _mm256_maskz_loadu_epi8(mask, p[2 * iwp] + c) : zrow;
-      const __m256i t3 = hb * 4 + 3 < kh ? _mm256_maskz_loadu_epi8(mask, p[3 * iwp] + c) : zrow;
-      const __m256i u01l = _mm256_unpacklo_epi8(t0, t1), u01h = _mm256_unpackhi_epi8(t0, t1);
-      const __m256i u23l = _mm256_unpacklo_epi8(t2, t3), u23h = _mm256_unpackhi_epi8(t2, t3);
-      __m256i* xo = x + (col * khb + hb) * 4;
-      _mm256_store_si256(xo + 0, _mm256_unpacklo_epi16(u01l, u23l));
-      _mm256_store_si256(xo + 1, _mm256_unpackhi_epi16(u01l, u23l));
-      _mm256_store_si256(xo + 2, _mm256_unpacklo_epi16(u01h, u23h));
-      _mm256_store_si256(xo + 3, _mm256_unpackhi_epi16(u01h, u23h));
+// A block of <= 32 channels, two outputs (o, o+1) per zmm: 256-bit half h of every
+// vector belongs to output o+h. Interleaved columns x: 32-byte units
+// ((hb * 4 + i) * S + phase) * ns + slot for column phase + S * slot (S = stride);
+// tap q of output o reads column o * S + q * dil: phase (q * dil) % S, slot
+// o + (q * dil) / S, so outputs o and o+1 read adjacent slots (one 64-byte load).
+// Phase 1 interleaves two columns of one phase per zmm (ymm loads + vinserti64x4).
+// FULL: count == 32.
+template <bool ROWSUM, bool K3, bool FULL>
+void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size_t stride_w, size_t dil_w,
+               const ColSrc& src, size_t col0, size_t ncols, const uint8_t* wb, int32_t za, __m512i* x,
+               void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const size_t khb = (kh + 3) / 4, khp = khb * 4, S = stride_w;
+  const size_t ns = dw32x2_slots(ow_count, kw, S, dil_w);
+  auto* xu = reinterpret_cast<__m256i*>(x);
+  const __mmask32 mask = FULL ? ~__mmask32(0) : __mmask32((uint64_t{1} << count) - 1);
+  auto load = [&](const uint8_t* p) {
+    return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
+  };
+  auto load2 = [&](const uint8_t* p0, const uint8_t* p1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load(p0)), load(p1), 1);
+  };
+  const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
+  // Phase 1.
+  for (size_t ph = 0; ph < S && ph < ncols; ++ph) {
+    const size_t n = (ncols - ph + S - 1) / S;  // columns of this phase
+    for (size_t s = 0; s < n; s += 2) {
+      const size_t c0 = col0 + ph + s * S, c1 = s + 1 < n ? c0 + S : c0;
+      for (size_t hb = 0; hb < khb; ++hb) {
+        const size_t r = hb * 4;
+        const __m512i t3 = r + 3 < kh ? load2(src(r + 3, c0), src(r + 3, c1)) : zrow;
+        __m256i* xo = xu + (hb * 4 * S + ph) * ns + s;
+        const size_t vi = S * ns;  // units between vectors i and i+1
+        interleave4(load2(src(r, c0), src(r, c1)), load2(src(r + 1, c0), src(r + 1, c1)),
+                    load2(src(r + 2, c0), src(r + 2, c1)), t3,
+                    reinterpret_cast<__m512i*>(xo), reinterpret_cast<__m512i*>(xo + vi),
+                    reinterpret_cast<__m512i*>(xo + 2 * vi), reinterpret_cast<__m512i*>(xo + 3 * vi));
+      }
     }
-  // Lane order: vector i, lane L, element j = channel 16L + 4i + j.
-  alignas(32) float sc[4][8] = {}, bi[4][8] = {}, zp[4][8] = {};
-  for (size_t i = 0; i < 4; ++i)
-    for (size_t L = 0; L < 2; ++L)
-      for (size_t j = 0; j < 4; ++j) {
-        const size_t ch = 16 * L + 4 * i + j;
-        if (ch >= count) continue;
-        sc[i][L * 4 + j] = e.scale[c + ch];
-        if (e.bias) bi[i][L * 4 + j] = e.bias[c + ch];
-        if (ROWSUM) zp[i][L * 4 + j] = e.wei_zp[c + ch];
-      }
-  __m256i ibias[4];
-  for (int i = 0; i < 4; ++i) ibias[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 64 * i));
-  const __m256i ones = _mm256_set1_epi8(1);
-  const __m256i kza = _mm256_set1_epi32(static_cast<int32_t>(kw * khp) * za);
-  const __m512i kza512 = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);
-  // The same constants as zmm pairs (vectors 0|1 and 2|3) for the u8 epilogue.
-  const __m512 sc2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(sc[0])), _mm256_load_ps(sc[1]), 1),
-                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(sc[2])), _mm256_load_ps(sc[3]), 1)};
-  const __m512 bi2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(bi[0])), _mm256_load_ps(bi[1]), 1),
-                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(bi[2])), _mm256_load_ps(bi[3]), 1)};
-  const __m512 zp2[2] = {_mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(zp[0])), _mm256_load_ps(zp[1]), 1),
-                         _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(zp[2])), _mm256_load_ps(zp[3]), 1)};
-  const uint8_t* wt = wb + 256;
-  __m256i w3[3][4];  // K3: (kw, i)
+  }
+  const Epi k = make_epi(e);
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order32x2(e.scale, c, count, scale);
+  if (k.has_bias) load_lane_order32x2(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order32x2(e.wei_zp, c, count, zw);
+  auto bcast = [](const uint8_t* p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  };
+  const __m512i ibias[4] = {bcast(wb), bcast(wb + 64), bcast(wb + 128), bcast(wb + 192)};
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);
+  const uint8_t* wt = wb + 256;  // (KW, KHb, 4, 64) int8; the first 32 bytes of each 64 are ours
+  const size_t vi = S * ns;
+  __m512i w3[3][4];  // K3: (kw, i)
+  const __m256i* xq[3];
   if constexpr (K3)
-    for (int q = 0; q < 3; ++q)
-      for (int i = 0; i < 4; ++i) w3[q][i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wt + q * 256 + 64 * i));
-  for (size_t o = 0; o < ow_count; ++o) {
-    __m256i a[4] = {ibias[0], ibias[1], ibias[2], ibias[3]};
-    __m256i r[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    if constexpr (K3) {  // 3 columns x 1 row group, weights in registers
-      for (int q = 0; q < 3; ++q) {
-        const __m256i* xc = x + (o * stride_w + q * dil_w) * 4;
-        for (int i = 0; i < 4; ++i) {
-          a[i] = _mm256_dpbusd_epi32(a[i], xc[i], w3[q][i]);
-          if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
+    for (size_t q = 0; q < 3; ++q) {
+      for (size_t i = 0; i < 4; ++i) w3[q][i] = bcast(wt + q * 256 + 64 * i);
+      xq[q] = xu + (q * dil_w) % S * ns + (q * dil_w) / S;
+    }
+  for (size_t o = 0; o < ow_count; o += 2) {
+    __m512i a[4] = {ibias[0], ibias[1], ibias[2], ibias[3]};
+    __m512i r[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    if constexpr (K3) {
+      for (size_t q = 0; q < 3; ++q)
+        for (size_t i = 0; i < 4; ++i) {
+          const __m512i xv = _mm512_loadu_si512(xq[q] + i * vi + o);
+          a[i] = _mm512_dpbusd_epi32(a[i], xv, w3[q][i]);
+          if (ROWSUM) r[i] = _mm512_dpbusd_epi32(r[i], xv, ones);
         }
-      }
     } else {
       for (size_t q = 0; q < kw; ++q) {
-        const __m256i* xc = x + (o * stride_w + q * dil_w) * khb * 4;
+        const __m256i* xc = xu + (q * dil_w) % S * ns + (q * dil_w) / S + o;
         const uint8_t* wq = wt + q * khb * 256;
-        for (size_t hb = 0; hb < khb; ++hb, xc += 4, wq += 256)
-          for (int i = 0; i < 4; ++i) {
-            a[i] = _mm256_dpbusd_epi32(a[i], xc[i], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wq + 64 * i)));
-            if (ROWSUM) r[i] = _mm256_dpbusd_epi32(r[i], xc[i], ones);
+        for (size_t hb = 0; hb < khb; ++hb, wq += 256)
+          for (size_t i = 0; i < 4; ++i) {
+            const __m512i xv = _mm512_loadu_si512(xc + (hb * 4 + i) * vi);
+            a[i] = _mm512_dpbusd_epi32(a[i], xv, bcast(wq + 64 * i));
+            if (ROWSUM) r[i] = _mm512_dpbusd_epi32(r[i], xv, ones);
           }
       }
     }
-    if (!e.f32_out) {
-      // u8: the four ymm accumulators as two zmm (half the epilogue instructions).
-      const __m512i z[2] = {_mm512_inserti64x4(_mm512_castsi256_si512(a[0]), a[1], 1),
-                            _mm512_inserti64x4(_mm512_castsi256_si512(a[2]), a[3], 1)};
-      __m512i q[2];
-      for (int h = 0; h < 2; ++h) {  // kernels/gemm.h formula, same operation order
-        __m512 t = _mm512_cvtepi32_ps(z[h]);
-        if (ROWSUM) {
-          const __m512i rz = _mm512_inserti64x4(_mm512_castsi256_si512(r[2 * h]), r[2 * h + 1], 1);
-          t = _mm512_sub_ps(t, _mm512_mul_ps(zp2[h], _mm512_cvtepi32_ps(_mm512_sub_epi32(rz, kza512))));
-        }
-        __m512 y = _mm512_mul_ps(t, sc2[h]);
-        if (e.bias) y = _mm512_add_ps(y, bi2[h]);
-        q[h] = epilogue_q(y, e);
+    __m512 y[4];
+    for (int i = 0; i < 4; ++i) y[i] = epilogue_y<ROWSUM>(a[i], r[i], kza, zw[i], scale[i], bias[i], k.has_bias);
+    const bool two = o + 1 < ow_count;
+    if (k.f32) {
+      alignas(64) float out[4][16];
+      for (int i = 0; i < 4; ++i) _mm512_store_ps(out[i], y[i]);
+      for (size_t h = 0; h < (two ? 2u : 1u); ++h) {
+        float* d = static_cast<float*>(dst) + (o + h) * dst_pixel_stride + c;
+        for (size_t i = 0; i < 4; ++i)
+          for (size_t L = 0; L < 2; ++L)
+            for (size_t j = 0; j < 4; ++j)
+              if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][h * 8 + L * 4 + j];
       }
-      // Lanes of q[0]: a0 L0, a0 L1, a1 L0, a1 L1 (channels 0-3, 16-19, 4-7, 20-23 ...);
-      // per-lane packs then one vpermd restore channel order.
-      const __m512i p = _mm512_packus_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_setzero_si512());
-      const __m512i v = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 8, 1, 9, 4, 12, 5, 13, 0, 0, 0, 0, 0, 0, 0, 0), p);
-      _mm256_mask_storeu_epi8(static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c, mask, _mm512_castsi512_si256(v));
       continue;
     }
-    __m256 y[4];
-    for (int i = 0; i < 4; ++i) {  // kernels/gemm.h formula, same operation order
-      __m256 t = _mm256_cvtepi32_ps(a[i]);
-      if (ROWSUM) t = _mm256_sub_ps(t, _mm256_mul_ps(_mm256_load_ps(zp[i]), _mm256_cvtepi32_ps(_mm256_sub_epi32(r[i], kza))));
-      y[i] = _mm256_mul_ps(t, _mm256_load_ps(sc[i]));
-      if (e.bias) y[i] = _mm256_add_ps(y[i], _mm256_load_ps(bi[i]));
+    // 128-bit lane 2h + L of the result: channels 16L .. 16L+15 of output o+h.
+    const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+    uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+    if (FULL && two && dst_pixel_stride == 32) {
+      _mm512_storeu_si512(d, b);
+    } else if (FULL) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_castsi512_si256(b));
+      if (two) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + dst_pixel_stride), _mm512_extracti64x4_epi64(b, 1));
+    } else {
+      _mm256_mask_storeu_epi8(d, mask, _mm512_castsi512_si256(b));
+      if (two) _mm256_mask_storeu_epi8(d + dst_pixel_stride, mask, _mm512_extracti64x4_epi64(b, 1));
     }
-    alignas(32) float out[4][8];
-    for (int i = 0; i < 4; ++i) _mm256_store_ps(out[i], y[i]);
-    float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
-    for (size_t i = 0; i < 4; ++i)
-      for (size_t L = 0; L < 2; ++L)
-        for (size_t j = 0; j < 4; ++j)
-          if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][L * 4 + j];
   }
 }
 
 }  // namespace
 
 void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
-                                   size_t dilation_w, const uint8_t* const* col_ptrs, size_t iwp, const void* w,
-                                   int32_t za, void* scratch, void* dst, size_t dst_pixel_stride,
-                                   const GemmEpilogue* ep) {
-  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
+                                   size_t dilation_w, const uint8_t* const* rows, size_t in_w, size_t pad_left,
+                                   const uint8_t* zero, const void* w, int32_t za, void* scratch, void* dst,
+                                   size_t dst_pixel_stride, const GemmEpilogue* ep) {
+  const GemmEpilogue e = *ep;
+  const ColSrc src{rows, channels, in_w, pad_left, zero};
   const size_t bb = 256 + 256 * kw * ((kh + 3) / 4);
   const auto* w8 = static_cast<const uint8_t*>(w);
   auto* x = static_cast<__m512i*>(scratch);
@@ -283,35 +364,38 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   const size_t max_cols = std::max(kChunkCols / khb, span + stride_w);
   const size_t chunk = (max_cols - span) / stride_w + 1;
   const size_t esz = e.f32_out ? 4 : 1;
+  const bool k3 = kw == 3 && kh <= 4;
   for (size_t o0 = 0; o0 < ow_count; o0 += chunk)
-  for (size_t c = 0; c < channels; c += 64) {
-    const size_t oc = std::min(chunk, ow_count - o0), ncols = (oc - 1) * stride_w + span;
-    const uint8_t* const* cp = col_ptrs + o0 * stride_w;
-    void* d = static_cast<uint8_t*>(dst) + o0 * dst_pixel_stride * esz;
-    const size_t count = channels - c < 64 ? channels - c : 64;
-    const uint8_t* wb = w8 + (c / 64) * bb;
-    const bool k3 = kw == 3 && kh <= 4;
-    if (count <= 32) {
-      auto* x32 = static_cast<__m256i*>(scratch);
-#define LAPQ_CALL(R, K) \
-  block32<R, K>(c, count, oc, kh, kw, stride_w, dilation_w, cp, iwp, ncols, wb, za, x32, d, dst_pixel_stride, e)
-      if (e.wei_zp) {
-        if (k3) LAPQ_CALL(true, true); else LAPQ_CALL(true, false);
-      } else {
-        if (k3) LAPQ_CALL(false, true); else LAPQ_CALL(false, false);
-      }
-#undef LAPQ_CALL
-      continue;
-    }
-#define LAPQ_CALL(R, K) \
-  block64<R, K>(c, count, oc, kh, kw, stride_w, dilation_w, cp, iwp, ncols, wb, za, x, d, dst_pixel_stride, e)
-    if (e.wei_zp) {
-      if (k3) LAPQ_CALL(true, true); else LAPQ_CALL(true, false);
-    } else {
-      if (k3) LAPQ_CALL(false, true); else LAPQ_CALL(false, false);
-    }
-#undef LAPQ_CALL
+    for (size_t c = 0; c < channels; c += 64) {
+      const size_t oc = std::min(chunk, ow_count - o0), ncols = (oc - 1) * stride_w + span;
+      void* d = static_cast<uint8_t*>(dst) + o0 * dst_pixel_stride * esz;
+      const size_t count = channels - c < 64 ? channels - c : 64;
+      const uint8_t* wb = w8 + (c / 64) * bb;
+#define LAPQ_CALL(F, R, K, FULL)                                                                      \
+  F<R, K, FULL>(c, count, oc, kh, kw, stride_w, dilation_w, src, o0 * stride_w, ncols, wb, za, x, d, \
+                dst_pixel_stride, e)
+#define LAPQ_DISPATCH(F, FULLCOUNT)                                       \
+  if (count == FULLCOUNT) {                                               \
+    if (e.wei_zp) {                                                       \
+      if (k3) LAPQ_CALL(F, true, true, true); else LAPQ_CALL(F, true, false, true);    \
+    } else {                                                              \
+      if (k3) LAPQ_CALL(F, false, true, true); else LAPQ_CALL(F, false, false, true);  \
+    }                                                                     \
+  } else {                                                                \
+    if (e.wei_zp) {                                                       \
+      if (k3) LAPQ_CALL(F, true, true, false); else LAPQ_CALL(F, true, false, false);  \
+    } else {                                                              \
+      if (k3) LAPQ_CALL(F, false, true, false); else LAPQ_CALL(F, false, false, false); \
+    }                                                                     \
   }
+      if (count <= 32) {
+        LAPQ_DISPATCH(block32x2, 32)
+      } else {
+        LAPQ_DISPATCH(block64, 64)
+      }
+#undef LAPQ_DISPATCH
+#undef LAPQ_CALL
+    }
 }
 
 }  // namespace lapq

@@ -170,6 +170,12 @@ std::vector<ConvCase> awkward_cases() {
   add(1, 4, 251, make(96, 96, 3, 2, 1, 96));      // ... stride 2, 64 + 32 channels, odd output count
   add(1, 3, 130, make(20, 20, 5, 1, 2, 20));      // ... 5x5
   add(1, 5, 141, make(24, 24, 3, 1, 2, 24, 2));   // ... dilation 2
+  add(1, 5, 9, make(32, 32, 3, 2, 1, 32));        // depthwise <= 32 channels: two outputs per zmm, stride 2
+  add(1, 4, 10, make(8, 8, 3, 1, 1, 8));          // ... 8 channels (masked), even output count
+  add(1, 6, 11, make(32, 32, 5, 2, 2, 32));       // ... 5x5 stride 2 (two kernel-row groups)
+  add(1, 2, 150, make(24, 24, 3, 2, 1, 24));      // ... wide rows, stride 2, odd chunks
+  add(1, 2, 131, make(32, 32, 3, 1, 1, 32));      // ... wide rows, stride 1, 32 channels
+  add(1, 5, 13, make(96, 96, 3, 3, 1, 96, 2));    // depthwise stride 3, dilation 2, 64 + 32 channels
   {
     ConvParams p = make(5, 7, 3, 1, 0);
     p.pad_top = 0, p.pad_left = 1, p.pad_bottom = 2, p.pad_right = 0;  // asymmetric
