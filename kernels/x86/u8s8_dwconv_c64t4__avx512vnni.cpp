@@ -32,6 +32,7 @@ inline __mmask16 mask16(size_t count) { return count >= 16 ? __mmask16(0xFFFF) :
 // the GemmEpilogue, so nothing is re-read from it in the loops).
 struct Epi {
   bool f32 = false, has_bias = false, add_zp = false, clamp_lo = false, clamp_hi = false;
+  bool min_hi = true;  // false when the block's |y| < 2^30 (y_fits): the saturation clamps
   __m512 hi;
   __m512i zp16, qmin8, qmax8;
 };
@@ -57,14 +58,37 @@ inline Epi make_epi(const GemmEpilogue& e) {
 // vpackuswb to [0, 255], then vpmaxub / vpminub with qmin / qmax (0 <= zp, qmin,
 // qmax <= 255). A y below INT_MIN converts to INT_MIN, which saturates to 0 too.
 inline __m512i narrow_u8(__m512 y0, __m512 y1, __m512 y2, __m512 y3, const Epi& k) {
-  const __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(y0, k.hi)), q1 = _mm512_cvtps_epi32(_mm512_min_ps(y1, k.hi));
-  const __m512i q2 = _mm512_cvtps_epi32(_mm512_min_ps(y2, k.hi)), q3 = _mm512_cvtps_epi32(_mm512_min_ps(y3, k.hi));
+  if (k.min_hi) y0 = _mm512_min_ps(y0, k.hi), y1 = _mm512_min_ps(y1, k.hi), y2 = _mm512_min_ps(y2, k.hi),
+                y3 = _mm512_min_ps(y3, k.hi);
+  const __m512i q0 = _mm512_cvtps_epi32(y0), q1 = _mm512_cvtps_epi32(y1);
+  const __m512i q2 = _mm512_cvtps_epi32(y2), q3 = _mm512_cvtps_epi32(y3);
   __m512i p01 = _mm512_packs_epi32(q0, q1), p23 = _mm512_packs_epi32(q2, q3);
   if (k.add_zp) p01 = _mm512_adds_epi16(p01, k.zp16), p23 = _mm512_adds_epi16(p23, k.zp16);
   __m512i b = _mm512_packus_epi16(p01, p23);
   if (k.clamp_lo) b = _mm512_max_epu8(b, k.qmin8);
   if (k.clamp_hi) b = _mm512_min_epu8(b, k.qmax8);
   return b;
+}
+
+// True when no y of the block can reach 2^30 in magnitude: |acc| <= |bias_i32| +
+// taps*255*128, |rowsum| <= taps*255, |y| <= (|acc| + |zw|*|rowsum|) * |scale| + |bias|
+// (float rounding is far inside the 2x margin to INT_MAX; NaN or inf fail the test).
+// Then cvtps2dq cannot overflow, so the clamp to hi may be left to the saturating
+// narrowing and vpminub.
+template <bool ROWSUM>
+inline bool y_fits(const __m512i ibias[4], const __m512 scale[4], const __m512 bias[4], const __m512 zw[4],
+                   bool has_bias, size_t taps) {
+  const __m512 amax = _mm512_set1_ps(static_cast<float>(taps) * 255.f * 128.f);
+  const __m512 rmax = _mm512_set1_ps(static_cast<float>(taps) * 255.f), limit = _mm512_set1_ps(1073741824.f);
+  __mmask16 ok = 0xFFFF;
+  for (int i = 0; i < 4; ++i) {
+    __m512 t = _mm512_add_ps(_mm512_abs_ps(_mm512_cvtepi32_ps(ibias[i])), amax);
+    if (ROWSUM) t = _mm512_add_ps(t, _mm512_mul_ps(_mm512_abs_ps(zw[i]), rmax));
+    __m512 y = _mm512_mul_ps(t, _mm512_abs_ps(scale[i]));
+    if (has_bias) y = _mm512_add_ps(y, _mm512_abs_ps(bias[i]));
+    ok &= _mm512_cmp_ps_mask(y, limit, _CMP_LT_OQ);
+  }
+  return ok == 0xFFFF;
 }
 
 // 4x4 transpose of 128-bit lanes: lane order (i, L) <-> channel order (L, i).
@@ -159,13 +183,14 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   };
   for (size_t col = 0; col < ncols; ++col) interleave_col(col);
   // Epilogue constants in lane order, once per block.
-  const Epi k = make_epi(e);
+  Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order(e.scale, c, count, scale);
   if (k.has_bias) load_lane_order(e.bias, c, count, bias);
   if (ROWSUM) load_lane_order(e.wei_zp, c, count, zw);
   const __m512i ibias[4] = {_mm512_loadu_si512(wb), _mm512_loadu_si512(wb + 64), _mm512_loadu_si512(wb + 128),
                             _mm512_loadu_si512(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, kh * kw);
   const __m512i ones = _mm512_set1_epi8(1);
   const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);  // padded rows read za too
   const uint8_t* wt = wb + 256;  // (KW, KHb, 4, 64) int8
@@ -274,7 +299,7 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
       }
     }
   }
-  const Epi k = make_epi(e);
+  Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order32x2(e.scale, c, count, scale);
   if (k.has_bias) load_lane_order32x2(e.bias, c, count, bias);
@@ -283,6 +308,7 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
     return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   };
   const __m512i ibias[4] = {bcast(wb), bcast(wb + 64), bcast(wb + 128), bcast(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, kh * kw);
   const __m512i ones = _mm512_set1_epi8(1);
   const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(kw * khp) * za);
   const uint8_t* wt = wb + 256;  // (KW, KHb, 4, 64) int8; the first 32 bytes of each 64 are ours

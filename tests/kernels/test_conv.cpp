@@ -230,6 +230,32 @@ TEST_P(ConvVsReference, FusedClampAndWeightZeroPointsU8) {
 INSTANTIATE_TEST_SUITE_P(Bits, ConvVsReference, ::testing::Values(8, 7, 4, 2),
                          [](const auto& info) { return "bits" + std::to_string(info.param); });
 
+// Channels whose y lies far beyond INT32 range (|scale| ~ 1e9) next to ordinary
+// ones: the depthwise kernels may leave the clamp to the saturating narrowing only
+// when no y of a block can overflow the float -> int32 conversion.
+TEST(Conv, DepthwiseHugeScalesClampExactly) {
+  for (int C : {24, 40, 96})
+    for (int stride : {1, 2}) {
+      ConvCase c;
+      c.H = 6, c.W = 9, c.p = make(C, C, 3, stride, 1, C), c.zp = 7, c.qmin = 5, c.qmax = 250, c.za = 128;
+      c.seed = 77 + C + stride;
+      SCOPED_TRACE(c.str());
+      Layer l = make_layer(c);
+      l.scale[1] = 3e9f, l.scale[C - 1] = -2e9f;
+      const ConvWeights w = l.weights(c);
+      PackedConv conv(c.p, w);
+      const RequantU8 q{l.scale.data(), nullptr, c.zp, c.qmin, c.qmax};
+      const size_t out = size_t(c.p.out_h(c.H)) * c.p.out_w(c.W) * C;
+      std::vector<uint8_t> got(out, 0xA5), want(out);
+      conv.run(l.src.data(), 1, c.H, c.W, got.data(), q);
+      conv_reference(c.p, w, l.src.data(), 1, c.H, c.W, want.data(), q);
+      EXPECT_EQ(got, want) << conv.kernel_name();
+      size_t at_max = 0;
+      for (size_t i = C - 1; i < out; i += C) at_max += want[i] == c.qmax || want[i] == c.qmin;
+      EXPECT_GT(at_max, 0u) << "the huge-scale channel should saturate";
+    }
+}
+
 TEST(Conv, IdenticalForAnyThreadCount) {
   for (ConvParams p : {make(32, 48, 3, 1, 1), make(48, 48, 3, 2, 1, 48), make(40, 70, 1)}) {
     ConvCase c;
