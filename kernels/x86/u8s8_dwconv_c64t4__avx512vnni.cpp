@@ -111,16 +111,16 @@ inline void load_lane_order(const float* p, size_t c, size_t count, __m512 out[4
 }
 
 // The same for <= 32 channels, lanes L = 0, 1 (8 floats per vector i), repeated in
-// both 256-bit halves (the two outputs of block32x2).
+// both 256-bit halves (the two outputs of block32x2): one permute per vector.
 inline void load_lane_order32x2(const float* p, size_t c, size_t count, __m512 out[4]) {
-  alignas(64) float v[4][16] = {};
-  for (size_t i = 0; i < 4; ++i)
-    for (size_t L = 0; L < 2; ++L)
-      for (size_t j = 0; j < 4; ++j) {
-        const size_t ch = 16 * L + 4 * i + j;
-        if (ch < count) v[i][L * 4 + j] = v[i][8 + L * 4 + j] = p[c + ch];
-      }
-  for (size_t i = 0; i < 4; ++i) out[i] = _mm512_load_ps(v[i]);
+  const __m512 lo = _mm512_maskz_loadu_ps(mask16(count), p + c);
+  const __m512 hi = count > 16 ? _mm512_maskz_loadu_ps(mask16(count - 16), p + c + 16) : _mm512_setzero_ps();
+  for (int i = 0; i < 4; ++i) {
+    const int a = 4 * i, b = 16 + 4 * i;  // channel 4i + j (lane 0) and 16 + 4i + j (lane 1)
+    const __m512i idx = _mm512_setr_epi32(a, a + 1, a + 2, a + 3, b, b + 1, b + 2, b + 3, a, a + 1, a + 2, a + 3, b,
+                                          b + 1, b + 2, b + 3);
+    out[i] = _mm512_permutex2var_ps(lo, idx, hi);
+  }
 }
 
 // Pixel of window row r (kernel row, padded to KHp) and window column col: input
@@ -278,7 +278,14 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
   auto load = [&](const uint8_t* p) {
     return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
   };
+  // Two columns' channels c .. c+31 as the halves of one zmm. 32-channel images:
+  // adjacent pixels are one 64-byte load. Channels c >= 32: the upper half is a
+  // merge-masked load from 32 bytes before (inside the same pixel), which needs
+  // no port-5 shuffle, unlike vinserti64x4.
   auto load2 = [&](const uint8_t* p0, const uint8_t* p1) {
+    if (FULL && p1 == p0 + 32) return _mm512_loadu_si512(p0 + c);
+    if (c >= 32)
+      return _mm512_mask_loadu_epi8(_mm512_zextsi256_si512(load(p0)), __mmask64(mask) << 32, p1 + c - 32);
     return _mm512_inserti64x4(_mm512_castsi256_si512(load(p0)), load(p1), 1);
   };
   const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
@@ -387,7 +394,8 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   // row group) stay in L1 between the two phases (kChunkCols); neighbouring chunks
   // share (KW - 1) * dilation columns, interleaved twice.
   const size_t span = (kw - 1) * dilation_w + 1, khb = (kh + 3) / 4;
-  const size_t max_cols = std::max(kChunkCols / khb, span + stride_w);
+  // (<= 32 channels: half the bytes per column, twice the columns.)
+  const size_t max_cols = std::max((channels <= 32 ? 2 : 1) * kChunkCols / khb, span + stride_w);
   const size_t chunk = (max_cols - span) / stride_w + 1;
   const size_t esz = e.f32_out ? 4 : 1;
   const bool k3 = kw == 3 && kh <= 4;
