@@ -3,6 +3,8 @@
 // same float operations as the references, so the codes are identical); the NCHW
 // side of a layout change goes through a per-thread f32 tile transposed with the
 // kernels' f32 transpose, so every pass over the codes is contiguous.
+#include <omp.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -41,12 +43,20 @@ struct Blocking {
   int64_t items() const { return N * pblocks; }
 };
 
-// Runs f(i0, len) over [0, total) in chunks, OpenMP across chunks for large totals.
+// Runs f(i0, len) over [0, total) in chunks of about kChunk elements, OpenMP
+// across chunks for large totals; the chunk count is a multiple of the thread
+// count and chunks are equal (multiples of 64 elements), so threads finish together.
 template <class F>
 void for_chunks(int64_t total, F&& f) {
-  const int64_t chunks = (total + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (total > kParallelMin)
-  for (int64_t ch = 0; ch < chunks; ++ch) f(ch * kChunk, std::min(kChunk, total - ch * kChunk));
+  const bool parallel = total > kParallelMin;
+  const int64_t threads = parallel ? omp_get_max_threads() : 1;
+  const int64_t chunks = ((total + kChunk - 1) / kChunk + threads - 1) / threads * threads;
+  const int64_t len = ((total + chunks - 1) / chunks + 63) / 64 * 64;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t i0 = ch * len;
+    if (i0 < total) f(i0, std::min(len, total - i0));
+  }
 }
 
 // Runs f(n, p0, len, tile...) per (image, pixel block) with per-thread tiles.
