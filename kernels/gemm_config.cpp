@@ -24,9 +24,9 @@ const GemmConfig& gemm_config(Isa isa, bool int4) {
   static const GemmConfig vnni8{"u8s8_gemm_6x64c4__avx512vnni", Isa::avx512vnni, GemmLayout::n16c4_s8,
                                 u8s8_gemm_6x64c4__avx512vnni, 6, 64, 4, false, u8s8_igemm_6x64c4__avx512vnni};
   static const GemmConfig vnni4{"u8s4_gemm_6x64c8__avx512vnni", Isa::avx512vnni, GemmLayout::n16c8_s4,
-                                u8s4_gemm_6x64c8__avx512vnni, 6, 64, 8, false, u8s4_igemm_6x64c8__avx512vnni,
-                                u8s4_unpack_panel__avx512vnni, u8s8x16_gemm_6x64c4__avx512vnni,
-                                u8s8x16_igemm_6x64c4__avx512vnni};
+                                u8s4_gemm_6x64c8__avx512vnni, int(kU8s4MaxRows), 64, 8, false, u8s4_igemm_6x64c8__avx512vnni,
+                                u8s4_unpack_panel__avx512vnni, u8s4_panel_gemm_6x64c4__avx512vnni,
+                                u8s4_panel_igemm_6x64c4__avx512vnni};
   LAPQ_CHECK(isa_supported(isa), ErrorCode::kUnsupported,
              "gemm_config: ISA ", isa_name(isa), " is not supported by this CPU (host: ", isa_name(host_isa()), ")");
   switch (isa) {

@@ -7,6 +7,10 @@
 // Register tile: 6 rows x 4 zmm accumulators (24) + 4 unpacked weight registers
 // (low nibbles for all rows, then high nibbles from a second L1 load) + 1 broadcast.
 // Overflow: |16 w| <= 128, same bound as int8 (checked by the packer).
+// Calls: GemmConfig::mr = kU8s4MaxRows (64). One row takes the FC path (tile_m1);
+// 2..6 rows the register tile above; more rows (7x7 layers at batch 1, small
+// batches) unpack K chunks to L1 once for all rows (rows_chunked). The indirect
+// variant splits its rows into balanced groups of <= 6 on the register tile.
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -143,6 +147,63 @@ void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_
   }
 }
 
+// One row on an unpacked panel (n16c4_s8 of 16*w, bias x16): the tail row of a
+// tile count like 49 = 8*6 + 1 would otherwise cost a whole 6-row tile. Direct:
+// row `a`, K = kp. Indirect: `taps` segments of kp bytes from ptrs[t].
+template <int NB, bool INDIRECT>
+void panel_m1(size_t nc, size_t kp, size_t taps, const uint8_t* a, const uint8_t* const* ptrs, const uint8_t* w,
+              size_t w_block_bytes, void* dst, const GemmEpilogue* ep) {
+  const uint8_t* wp0 = w + 64;
+  const uint8_t* wp1 = w + w_block_bytes + 64;
+  __m512i c0[4], c1[4];
+  c0[0] = _mm512_loadu_si512(w);
+  c1[0] = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : c0[0];
+  c0[1] = c0[2] = c0[3] = c1[1] = c1[2] = c1[3] = _mm512_setzero_si512();
+  for (size_t t = 0; t < taps; ++t) {
+    if constexpr (INDIRECT) a = ptrs[t];
+    size_t k = 0;
+    for (; k + 16 <= kp; k += 16) {
+#pragma GCC unroll 4
+      for (int u = 0; u < 4; ++u) {
+        const __m512i va = _mm512_set1_epi32(load_i32(a + k + 4 * u));
+        c0[u] = _mm512_dpbusd_epi32(c0[u], va, _mm512_loadu_si512(wp0 + (k + 4 * u) * 16));
+        if constexpr (NB == 2) c1[u] = _mm512_dpbusd_epi32(c1[u], va, _mm512_loadu_si512(wp1 + (k + 4 * u) * 16));
+      }
+    }
+    for (; k < kp; k += 4) {
+      const __m512i va = _mm512_set1_epi32(load_i32(a + k));
+      c0[0] = _mm512_dpbusd_epi32(c0[0], va, _mm512_loadu_si512(wp0 + k * 16));
+      if constexpr (NB == 2) c1[0] = _mm512_dpbusd_epi32(c1[0], va, _mm512_loadu_si512(wp1 + k * 16));
+    }
+    wp0 += kp * 16;
+    wp1 += kp * 16;
+  }
+  const __m512 rs = rowsum_f(ep, 0);
+  const __m512i s0 = _mm512_add_epi32(_mm512_add_epi32(c0[0], c0[1]), _mm512_add_epi32(c0[2], c0[3]));
+  epilogue_store16(s0, rs, 0, nc, ep, dst, 0, true);
+  if constexpr (NB == 2) {
+    const __m512i s1 = _mm512_add_epi32(_mm512_add_epi32(c1[0], c1[1]), _mm512_add_epi32(c1[2], c1[3]));
+    epilogue_store16(s1, rs, 16, nc - 16, ep, dst, 16, true);
+  }
+}
+
+template <bool INDIRECT>
+void panel_m1_dispatch(size_t nc, size_t kp, size_t taps, const uint8_t* a, const uint8_t* const* ptrs,
+                       const uint8_t* w, size_t wbb, void* dst, const GemmEpilogue* ep) {
+  GemmEpilogue e = *ep;
+  for (size_t n0 = 0; n0 < nc; n0 += 32) {
+    const size_t c = nc - n0 < 32 ? nc - n0 : 32;
+    void* d = static_cast<uint8_t*>(dst) + n0 * (e.f32_out ? 4 : 1);
+    if (c > 16)
+      panel_m1<2, INDIRECT>(c, kp, taps, a, ptrs, w + (n0 / 16) * wbb, wbb, d, &e);
+    else
+      panel_m1<1, INDIRECT>(c, kp, taps, a, ptrs, w + (n0 / 16) * wbb, wbb, d, &e);
+    e.scale += 32;
+    if (e.bias) e.bias += 32;
+    if (e.wei_zp) e.wei_zp += 32;
+  }
+}
+
 template <bool INDIRECT>
 void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
               void* dst, size_t dst_stride, const GemmEpilogue* ep, size_t taps, const uint8_t* const* ptrs) {
@@ -171,18 +232,201 @@ void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride
     tile<1, INDIRECT>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
 }
 
+// ---- Many rows per call (GemmConfig::mr = kU8s4MaxRows): 7x7 layers at batch 1
+// (49 rows) and small batches. The nibbles of a K chunk of the call's <= 64
+// channels are unpacked once into an L1 buffer of 16*w (n16c4 order, blocks
+// interleaved per K group) and every row of the call runs the int8-speed loop on
+// it; partial sums wait in an int32 buffer between chunks. Rows are split into
+// balanced groups of 3..6 (49 = 4*6 + 5*5), so no group pays for absent rows.
+// K per chunk: 16 KiB of unpacked weights for 64 channels, which stay in L1 with
+// the row activations of the chunk and the partial sums (measured: 256 beat 128).
+constexpr size_t kChunkK = 256;
+
+template <int NB>
+void unpack_chunk(const uint8_t* w, size_t w_block_bytes, size_t k0, size_t kc, uint8_t* panel) {
+  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  for (int b = 0; b < NB; ++b) {
+    const uint8_t* src = w + b * w_block_bytes + 64 + k0 * 8;
+    for (size_t j = 0; j < kc / 8; ++j) {  // K group 2j: low nibbles, 2j+1: high nibbles
+      const __m512i v = _mm512_loadu_si512(src + j * 64);
+      _mm512_store_si512(panel + (2 * j * NB + b) * 64, _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0));
+      _mm512_store_si512(panel + ((2 * j + 1) * NB + b) * 64, _mm512_and_si512(v, mask_f0));
+    }
+  }
+}
+
+// R rows (3..6) x NB blocks over one chunk of `steps` K groups of 4. Starts from
+// the bias (first chunk) or acc; ends with the epilogue (last chunk) or stores acc.
+template <int R, int NB>
+void rows_chunk(const uint8_t* a, size_t a_stride, const uint8_t* panel, size_t steps, const uint8_t* w,
+                size_t w_block_bytes, bool first, bool last, int32_t* acc, void* dst, size_t dst_stride,
+                size_t nc, const GemmEpilogue& e) {
+  const uint8_t* a0 = a;
+  const uint8_t* a1 = a0 + a_stride;
+  const uint8_t* a2 = a1 + a_stride;
+  const uint8_t* a3 = R > 3 ? a2 + a_stride : a2;
+  const uint8_t* a4 = R > 4 ? a3 + a_stride : a3;
+  const uint8_t* a5 = R > 5 ? a4 + a_stride : a4;
+  __m512i c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
+  __m512i c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+#define LAPQ_INIT(i, b)                                                                   \
+  if constexpr (R > i && NB > b)                                                          \
+    c##i##b = first ? _mm512_loadu_si512(w + b * w_block_bytes) : _mm512_load_si512(acc + (i * 4 + b) * 16);
+#define LAPQ_INIT_ROW(i) LAPQ_INIT(i, 0) LAPQ_INIT(i, 1) LAPQ_INIT(i, 2) LAPQ_INIT(i, 3)
+  LAPQ_INIT_ROW(0) LAPQ_INIT_ROW(1) LAPQ_INIT_ROW(2) LAPQ_INIT_ROW(3) LAPQ_INIT_ROW(4) LAPQ_INIT_ROW(5)
+#undef LAPQ_INIT_ROW
+#undef LAPQ_INIT
+#define LAPQ_ROW(i)                                                                       \
+  if constexpr (R > i) {                                                                  \
+    const __m512i va = _mm512_set1_epi32(load_i32(a##i + 4 * s));                         \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                                       \
+    if constexpr (NB > 1) c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1);                 \
+    if constexpr (NB > 2) c##i##2 = _mm512_dpbusd_epi32(c##i##2, va, w2);                 \
+    if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3);                 \
+  }
+  for (size_t s = 0; s < steps; ++s) {
+    const uint8_t* p = panel + s * NB * 64;
+    const __m512i w0 = _mm512_load_si512(p);
+    const __m512i w1 = NB > 1 ? _mm512_load_si512(p + 64) : w0;
+    const __m512i w2 = NB > 2 ? _mm512_load_si512(p + 128) : w0;
+    const __m512i w3 = NB > 3 ? _mm512_load_si512(p + 192) : w0;
+    LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5)
+  }
+#undef LAPQ_ROW
+  if (!last) {
+#define LAPQ_SAVE(i, b) \
+  if constexpr (R > i && NB > b) _mm512_store_si512(acc + (i * 4 + b) * 16, c##i##b);
+#define LAPQ_SAVE_ROW(i) LAPQ_SAVE(i, 0) LAPQ_SAVE(i, 1) LAPQ_SAVE(i, 2) LAPQ_SAVE(i, 3)
+    LAPQ_SAVE_ROW(0) LAPQ_SAVE_ROW(1) LAPQ_SAVE_ROW(2) LAPQ_SAVE_ROW(3) LAPQ_SAVE_ROW(4) LAPQ_SAVE_ROW(5)
+#undef LAPQ_SAVE_ROW
+#undef LAPQ_SAVE
+    return;
+  }
+#define LAPQ_STORE(i)                                                                          \
+  if constexpr (R > i) {                                                                       \
+    const __m512 rs = rowsum_f(&e, i);                                                         \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, true), y1 = y0, y2 = y0, y3 = y0;             \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, true);                   \
+    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, true);                   \
+    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, true);                   \
+    if (e.f32_out) {                                                                           \
+      float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
+      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);                \
+      if constexpr (NB > 2) _mm512_mask_storeu_ps(d + 32, mask16(nc - 32), y2);                \
+      if constexpr (NB > 3) _mm512_mask_storeu_ps(d + 48, mask16(nc - 48), y3);                \
+    } else {                                                                                   \
+      store_u8x64(epilogue_q(y0, e), epilogue_q(y1, e), epilogue_q(y2, e), epilogue_q(y3, e),  \
+                  static_cast<uint8_t*>(dst) + i * dst_stride, nc);                            \
+    }                                                                                          \
+  }
+  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5)
+#undef LAPQ_STORE
+}
+
+// Balanced groups of at most 6 rows: g = ceil(mr / 6) groups, the first mr % g
+// of them one row taller. Calls fn(r0, rows) per group.
+template <class Fn>
+void for_row_groups(size_t mr, Fn fn) {
+  const size_t g = (mr + 5) / 6, base = mr / g, extra = mr % g;
+  for (size_t i = 0, r0 = 0; i < g; ++i) {
+    const size_t rows = base + (i < extra ? 1 : 0);
+    fn(r0, rows);
+    r0 += rows;
+  }
+}
+
+template <int NB>
+void rows_chunked(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
+                  void* dst, size_t dst_stride, const GemmEpilogue& ep) {
+  alignas(64) uint8_t panel[kChunkK / 4 * NB * 64];
+  alignas(64) int32_t acc[kU8s4MaxRows * 64];
+  const size_t esz = ep.f32_out ? 4 : 1;
+  for (size_t k0 = 0; k0 < kp; k0 += kChunkK) {
+    const size_t kc = kp - k0 < kChunkK ? kp - k0 : kChunkK;  // a multiple of 8
+    unpack_chunk<NB>(w, wbb, k0, kc, panel);
+    // Cold weights (a real network's layer): the nibbles of the next chunk, or of
+    // the next call's first chunk (the next 64 channels follow in memory), are
+    // prefetched to L2, a few lines per row group. Prefetches never fault.
+    const bool more = k0 + kc < kp;
+    const size_t nk = more ? (kp - k0 - kc < kChunkK ? kp - k0 - kc : kChunkK) : (kp < kChunkK ? kp : kChunkK);
+    const uint8_t* pf_base = more ? w + 64 + (k0 + kc) * 8 : w + NB * wbb + 64;
+    const size_t pf_lpb = nk * 8 / 64, pf_lines = (more ? NB : 4) * pf_lpb;
+    const size_t groups = (mr + 5) / 6, pf_per_group = (pf_lines + groups - 1) / groups;
+    size_t pf_next = 0;
+    const bool first = k0 == 0, last = k0 + kc == kp;
+    for_row_groups(mr, [&](size_t r0, size_t rows) {
+      for (size_t end = pf_next + pf_per_group < pf_lines ? pf_next + pf_per_group : pf_lines; pf_next < end; ++pf_next)
+        _mm_prefetch(reinterpret_cast<const char*>(pf_base + (pf_next / pf_lpb) * wbb + (pf_next % pf_lpb) * 64),
+                     _MM_HINT_T1);
+      GemmEpilogue e = ep;
+      if (e.rowsum) e.rowsum += r0;
+      const uint8_t* ar = a + r0 * a_stride + k0;
+      int32_t* accr = acc + r0 * 64;
+      void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
+      switch (rows) {
+        case 3: rows_chunk<3, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
+        case 4: rows_chunk<4, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
+        case 5: rows_chunk<5, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
+        default: rows_chunk<6, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
+      }
+    });
+  }
+}
+
 }  // namespace
 
 void u8s4_gemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  dispatch<false>(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w), w_block_bytes,
-                  dst, dst_stride, ep, 1, nullptr);
+  const uint8_t* a8 = static_cast<const uint8_t*>(a);
+  const uint8_t* w8 = static_cast<const uint8_t*>(w);
+  if (mr <= 6) return dispatch<false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep, 1, nullptr);
+  if (nc > 48) return rows_chunked<4>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
+  if (nc > 32) return rows_chunked<3>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
+  if (nc > 16) return rows_chunked<2>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
+  rows_chunked<1>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
 }
 
 void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  dispatch<true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
-                 ptrs);
+  // Balanced groups of <= 6 rows on the nibble tile.
+  const size_t esz = ep->f32_out ? 4 : 1;
+  for_row_groups(mr, [&](size_t r0, size_t rows) {
+    GemmEpilogue e = *ep;
+    if (e.rowsum) e.rowsum += r0;
+    dispatch<true>(rows, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes,
+                   static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e, taps, ptrs + r0 * taps);
+  });
+}
+
+// The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm):
+// the int8 x16 kernel for 2..6 rows, panel_m1 for a single row.
+void u8s4_panel_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
+                                        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  if (mr == 1)
+    return panel_m1_dispatch<false>(nc, kp, 1, static_cast<const uint8_t*>(a), nullptr, static_cast<const uint8_t*>(w),
+                                    w_block_bytes, dst, ep);
+  const size_t esz = ep->f32_out ? 4 : 1;
+  for_row_groups(mr, [&](size_t r0, size_t rows) {
+    GemmEpilogue e = *ep;
+    if (e.rowsum) e.rowsum += r0;
+    u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, static_cast<const uint8_t*>(a) + r0 * a_stride, a_stride, w,
+                                    w_block_bytes, static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
+  });
+}
+
+void u8s4_panel_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
+                                         const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
+                                         const GemmEpilogue* ep) {
+  if (mr == 1)
+    return panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs, static_cast<const uint8_t*>(w), w_block_bytes, dst, ep);
+  const size_t esz = ep->f32_out ? 4 : 1;
+  for_row_groups(mr, [&](size_t r0, size_t rows) {
+    GemmEpilogue e = *ep;
+    if (e.rowsum) e.rowsum += r0;
+    u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, w, w_block_bytes,
+                                     static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
+  });
 }
 
 // Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into

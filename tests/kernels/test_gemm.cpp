@@ -205,6 +205,22 @@ TEST_P(GemmKernel, SaturationAtTheDirectEpilogueBounds) {
         }
 }
 
+// Calls of many rows (the int4 VNNI kernels take up to 64 rows per call and
+// unpack K in chunks of 256): 49 rows (7x7 at batch 1), 8 (small batch), K
+// across several chunks with a partial last one, partial 16-channel blocks,
+// weight zero points and f32 output on the chunked path.
+TEST_P(GemmKernel, ManyRowsAcrossKChunks) {
+  uint32_t seed = 900;
+  for (size_t m : {7, 8, 49, 64})
+    for (size_t k : {256, 264, 600, 2048})
+      for (size_t n : {17, 64, 100}) {
+        GemmCase c;
+        c.m = m, c.n = n, c.k = k, c.a_pad = 5, c.dst_pad = 3, c.za = 128, c.zp = 7, c.int4 = GetParam();
+        c.wzp = seed % 2 == 0, c.f32 = seed % 3 == 0, c.bias_f = seed % 5 == 0, c.seed = seed++;
+        run_case(c);
+      }
+}
+
 INSTANTIATE_TEST_SUITE_P(Int8AndInt4, GemmKernel, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "s4" : "s8"; });
 
