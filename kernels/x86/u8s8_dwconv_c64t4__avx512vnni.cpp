@@ -260,6 +260,88 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   if (o < ow_count) finish(o, accumulate(o));
 }
 
+// 3x3, stride 2, dilation 1, KH = 3 (MobileNetV2's stride-2 layers), 64 channels.
+// Every output reads two new columns, so block64 spends 16 shuffles per output on
+// interleaving, a quarter of them on the za row that pads KH = 3 to 4. Here the
+// fourth byte carries data instead: A(e) = rows (0, 1, 2) of even column e plus row
+// 0 of column e+1; B = rows (1, 2) of the odd columns 4p+1 and 4p+3. Output o reads
+// A(2o) with weights (w00, w10, w20, w01), A(2o+2) with (w02, w12, w22, 0) and
+// B(o/2) with (w11, w21, 0, 0) or (0, 0, w11, w21): 12 vpdpbusd as before, 12
+// shuffles instead of 16. The weights come from the c64t4 ones by dword shifts.
+template <bool ROWSUM, bool FULL>
+void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, size_t col0, size_t ncols,
+                  const uint8_t* wb, int32_t za, __m512i* x, void* dst, size_t dst_pixel_stride,
+                  const GemmEpilogue& e) {
+  const __mmask64 mask = FULL ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
+  auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
+  const size_t na = (ncols + 1) / 2, nb = (ow_count + 1) / 2;
+  __m512i* xa = x;           // A(2k): xa[4k + i]
+  __m512i* xb = x + 4 * na;  // B(p):  xb[4p + i]
+  for (size_t k = 0; k < na; ++k) {
+    const size_t col = col0 + 2 * k;
+    interleave4(load(src(0, col)), load(src(1, col)), load(src(2, col)), load(src(0, col + 1)), xa + 4 * k,
+                xa + 4 * k + 1, xa + 4 * k + 2, xa + 4 * k + 3);
+  }
+  for (size_t p = 0; p < nb; ++p) {
+    const size_t c1 = col0 + 4 * p + 1, c3 = c1 + 2;  // c3 may lie past the window: weight 0
+    interleave4(load(src(1, c1)), load(src(2, c1)), load(src(1, c3)), load(src(2, c3)), xb + 4 * p, xb + 4 * p + 1,
+                xb + 4 * p + 2, xb + 4 * p + 3);
+  }
+  Epi k = make_epi(e);
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order(e.scale, c, count, scale);
+  if (k.has_bias) load_lane_order(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order(e.wei_zp, c, count, zw);
+  const __m512i ibias[4] = {_mm512_loadu_si512(wb), _mm512_loadu_si512(wb + 64), _mm512_loadu_si512(wb + 128),
+                            _mm512_loadu_si512(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, 9);
+  const uint8_t* wt = wb + 256;  // (KW = 3, 4, 64): bytes (w[0][kw], w[1][kw], w[2][kw], 0)
+  __m512i wa[4], w2[4], wbl[4], wbh[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m512i w0 = _mm512_loadu_si512(wt + 64 * i), w1 = _mm512_loadu_si512(wt + 256 + 64 * i);
+    w2[i] = _mm512_loadu_si512(wt + 512 + 64 * i);
+    wa[i] = _mm512_or_si512(w0, _mm512_slli_epi32(w1, 24));
+    wbl[i] = _mm512_srli_epi32(w1, 8);
+    wbh[i] = _mm512_and_si512(_mm512_slli_epi32(w1, 8), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  }
+  // Row sums count exactly the 9 taps of each output.
+  const __m512i ones_a = _mm512_set1_epi32(0x01010101), ones_a3 = _mm512_set1_epi32(0x00010101);
+  const __m512i ones_bl = _mm512_set1_epi32(0x00000101), ones_bh = _mm512_set1_epi32(0x01010000);
+  const __m512i kza = _mm512_set1_epi32(9 * za);
+  auto output = [&](size_t o, const __m512i* wbv, __m512i ones_b) __attribute__((always_inline)) {
+    const __m512i* a0 = xa + 4 * o;  // A(2o); A(2o+2) follows
+    const __m512i* bp = xb + 4 * (o / 2);
+    __m512 y[4];
+    for (int i = 0; i < 4; ++i) {
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], a0[i], wa[i]);
+      a = _mm512_dpbusd_epi32(a, a0[4 + i], w2[i]);
+      a = _mm512_dpbusd_epi32(a, bp[i], wbv[i]);
+      __m512i r = _mm512_setzero_si512();
+      if (ROWSUM) {
+        r = _mm512_dpbusd_epi32(r, a0[i], ones_a);
+        r = _mm512_dpbusd_epi32(r, a0[4 + i], ones_a3);
+        r = _mm512_dpbusd_epi32(r, bp[i], ones_b);
+      }
+      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+    }
+    if (k.f32) {
+      transpose_lanes(y);
+      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+      for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
+    } else {
+      uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+      const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+      if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
+    }
+  };
+  size_t o = 0;
+  for (; o + 2 <= ow_count; o += 2) {
+    output(o, wbl, ones_bl);
+    output(o + 1, wbh, ones_bh);
+  }
+  if (o < ow_count) output(o, wbl, ones_bl);
+}
+
 // A block of <= 32 channels, two outputs (o, o+1) per zmm: 256-bit half h of every
 // vector belongs to output o+h. Interleaved columns x: 32-byte units
 // ((hb * 4 + i) * S + phase) * ns + slot for column phase + S * slot (S = stride);
@@ -399,6 +481,7 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   const size_t chunk = (max_cols - span) / stride_w + 1;
   const size_t esz = e.f32_out ? 4 : 1;
   const bool k3 = kw == 3 && kh <= 4;
+  const bool s2k3 = kw == 3 && kh == 3 && stride_w == 2 && dilation_w == 1;
   for (size_t o0 = 0; o0 < ow_count; o0 += chunk)
     for (size_t c = 0; c < channels; c += 64) {
       const size_t oc = std::min(chunk, ow_count - o0), ncols = (oc - 1) * stride_w + span;
@@ -424,6 +507,15 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   }
       if (count <= 32) {
         LAPQ_DISPATCH(block32x2, 32)
+      } else if (s2k3) {
+#define LAPQ_S2(R, FULL) \
+  block64_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)
+        if (count == 64) {
+          if (e.wei_zp) LAPQ_S2(true, true); else LAPQ_S2(false, true);
+        } else {
+          if (e.wei_zp) LAPQ_S2(true, false); else LAPQ_S2(false, false);
+        }
+#undef LAPQ_S2
       } else {
         LAPQ_DISPATCH(block64, 64)
       }

@@ -176,6 +176,8 @@ std::vector<ConvCase> awkward_cases() {
   add(1, 2, 150, make(24, 24, 3, 2, 1, 24));      // ... wide rows, stride 2, odd chunks
   add(1, 2, 131, make(32, 32, 3, 1, 1, 32));      // ... wide rows, stride 1, 32 channels
   add(1, 5, 13, make(96, 96, 3, 3, 1, 96, 2));    // depthwise stride 3, dilation 2, 64 + 32 channels
+  add(1, 7, 12, make(40, 40, 3, 2, 1, 40));       // depthwise 3x3 stride 2, one masked 64-channel block
+  add(1, 3, 140, make(64, 64, 3, 2, 0, 64));      // ... 64 channels, no padding, wide rows (chunks)
   {
     ConvParams p = make(5, 7, 3, 1, 0);
     p.pad_top = 0, p.pad_left = 1, p.pad_bottom = 2, p.pad_right = 0;  // asymmetric
