@@ -46,6 +46,12 @@ bool channels_last_allowed() {
   return !(v && std::strcmp(v, "0") == 0);
 }
 
+// LAPQ_RESIDUAL_FUSION=0 turns Conv + Add fusion off in every plan (measuring).
+bool residual_fusion_allowed() {
+  const char* v = std::getenv("LAPQ_RESIDUAL_FUSION");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
 // (N, C, HW) <-> (N, HW, C), in blocks of 16 x 16 so both sides stay in cache.
 void transpose_planes(const float* src, float* dst, int64_t N, int64_t rows, int64_t cols) {
   constexpr int64_t B = 16;
@@ -149,10 +155,56 @@ Plan::Plan(Graph graph, const std::vector<Shape>& input_shapes, PlanOptions opti
     std::fprintf(stderr, "lapq: layouts: %d value(s) channels-last, %d layout conversion(s) per run\n", nhwc,
                  layout_conversions());
   }
+  // Residual fusion needs buffer reuse (the Add's result overwrites its
+  // residual) and is invisible to readers of values (see residual_fusion.h).
+  if (options.reuse_memory && options.allow_fast && residual_fusion_allowed())
+    fusions_ = find_residual_adds(graph_, layouts_);
   plan_memory(options.reuse_memory);
+  plan_residual_fusions(verbose);
 }
 
 Plan::~Plan() = default;
+
+std::unique_ptr<OpKernel> Plan::make_fused_kernel(const ResidualAdd& f) const {
+  const Node& conv = graph_.nodes[f.conv];
+  const Node& add = graph_.nodes[f.add];
+  const int y = add.outputs[0];
+  KernelRequest request{graph_, conv, num_threads_, {}, {}};
+  for (int v : conv.inputs) {
+    request.in.push_back(v >= 0 ? &graph_.values[v] : nullptr);
+    request.in_layouts.push_back(v >= 0 ? layouts_[v] : Layout::kPlain);
+  }
+  request.out = {&graph_.values[y]};
+  request.out_layouts = {layouts_[y]};
+  request.sum_activation = &add.activation;
+  for (const FastCandidate& candidate : OpRegistry::get().find(conv.op)->fast) {
+    if (!candidate.accepts_sum) continue;
+    std::string ignored;
+    if (auto kernel = candidate.create(request, &ignored)) return kernel;
+  }
+  return nullptr;
+}
+
+// Keeps the fusions whose Add result got its residual's buffer and whose
+// Conv has a kernel that adds the residual; the others run unfused.
+void Plan::plan_residual_fusions(bool verbose) {
+  std::vector<ResidualAdd> kept;
+  for (const ResidualAdd& f : fusions_) {
+    const int y = graph_.nodes[f.add].outputs[0];
+    if (buffers_[y].raw() != buffers_[f.residual].raw()) continue;
+    std::unique_ptr<OpKernel> kernel = make_fused_kernel(f);
+    if (!kernel) continue;
+    if (verbose)
+      std::fprintf(stderr, "lapq: node %d Conv '%s' + node %d Add '%s' -> %s\n", f.conv,
+                   graph_.node_label(f.conv).c_str(), f.add, graph_.node_label(f.add).c_str(),
+                   kernel->impl_name().c_str());
+    kept.push_back(f);
+    fused_kernels_.push_back(std::move(kernel));
+  }
+  fusions_ = std::move(kept);
+  fusion_of_.assign(graph_.nodes.size(), -1);
+  for (size_t k = 0; k < fusions_.size(); ++k) fusion_of_[fusions_[k].conv] = fusion_of_[fusions_[k].add] = static_cast<int>(k);
+}
 
 LayoutSupport Plan::layout_support(size_t i) const {
   const Node& node = graph_.nodes[i];
@@ -238,6 +290,9 @@ void Plan::rebuild_kernel(int node_id) {
   kernels_[node_id] = make_kernel(static_cast<size_t>(node_id), false);  // quiet: called per evaluation
   LAPQ_CHECK(kernels_[node_id], ErrorCode::kInternal, "rebuild_kernel: node '", graph_.node_label(node_id),
              "' has no kernel for its channels-last operands any more");
+  // A fused Conv + Add kernel holds the Conv's weights too (none: run unfused).
+  if (!fusion_of_.empty() && fusion_of_[node_id] >= 0 && fusions_[fusion_of_[node_id]].conv == node_id)
+    fused_kernels_[fusion_of_[node_id]] = make_fused_kernel(fusions_[fusion_of_[node_id]]);
 }
 
 // Liveness-planned arena: walk the nodes in order; each output takes the
@@ -250,6 +305,11 @@ void Plan::plan_memory(bool reuse) {
   std::vector<bool> pinned(nv, false);
   for (int v : graph_.inputs) pinned[v] = true;
   for (int v : graph_.outputs) pinned[v] = true;
+  // In place: a fused Add's result takes over its residual's buffer when the
+  // residual's last reader is that Add (residual_fusion.h).
+  std::vector<int> takes_over(nv, -1);
+  std::vector<bool> handed_over(nv, false);
+  for (const ResidualAdd& f : fusions_) takes_over[graph_.nodes[f.add].outputs[0]] = f.residual;
 
   std::vector<int> last_use(nv, -1);
   for (size_t i = 0; i < graph_.nodes.size(); ++i)
@@ -280,12 +340,19 @@ void Plan::plan_memory(bool reuse) {
     const Node& node = graph_.nodes[i];
     for (int v : node.outputs) {
       if (pinned[v] || !reuse) continue;
+      const int r = takes_over[v];
+      if (r >= 0 && slot_of[r] >= 0 && last_use[r] == static_cast<int>(i) && bytes_of(r) == bytes_of(v)) {
+        slot_of[v] = slot_of[r];
+        handed_over[r] = true;
+        continue;
+      }
       slot_of[v] = acquire(bytes_of(v));
     }
     for (int v : node.outputs)  // outputs nobody reads (e.g. Dropout's mask)
       if (slot_of[v] >= 0 && last_use[v] < 0) slots[slot_of[v]].free = true;
     for (int v : node.inputs)
-      if (v >= 0 && slot_of[v] >= 0 && last_use[v] == static_cast<int>(i)) slots[slot_of[v]].free = true;
+      if (v >= 0 && slot_of[v] >= 0 && last_use[v] == static_cast<int>(i) && !handed_over[v])
+        slots[slot_of[v]].free = true;
   }
 
   arena_bytes_ = 0;
@@ -355,11 +422,23 @@ void Plan::run_nodes(int first, int last) {
   if (!written_.empty()) flush_written_values();
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
+  // Fused Conv + Add kernels only where no observer could see the skipped
+  // Conv output, and only for pairs wholly inside [first, last).
+  const bool fused = !observer_ && !fusions_.empty();
   for (int i = first; i < last; ++i) {
     const Node& node = graph_.nodes[i];
     in.clear();
     out.clear();
     for (int v : node.inputs) in.push_back(v >= 0 ? &buffers_[v] : nullptr);
+    if (fused && fusion_of_[i] >= 0 && fused_kernels_[fusion_of_[i]]) {
+      const ResidualAdd& f = fusions_[fusion_of_[i]];
+      if (i == f.add && f.conv >= first) continue;  // the Conv's fused kernel computed it
+      if (i == f.conv && f.add < last) {
+        out.push_back(&buffers_[graph_.nodes[f.add].outputs[0]]);  // holds the residual (same buffer)
+        fused_kernels_[fusion_of_[i]]->run(in, out);
+        continue;
+      }
+    }
     for (int v : node.outputs) out.push_back(&buffers_[v]);
     kernels_[i]->run(in, out);
     if (node.activation.kind != FusedActivation::Kind::kNone && !kernels_[i]->fuses_activation()) {

@@ -14,6 +14,7 @@
 
 #include "engine/graph.h"
 #include "engine/op_registry.h"
+#include "engine/passes/residual_fusion.h"
 
 namespace lapq {
 
@@ -54,6 +55,9 @@ class Plan {
   Layout layout(int value_id) const { return layouts_.at(value_id); }
   // Layout conversions the kernels perform per run (at group borders).
   int layout_conversions() const;
+  // Conv -> Add pairs run as one kernel when no observer is set
+  // (engine/passes/residual_fusion.h).
+  int residual_fusions() const { return static_cast<int>(fusions_.size()); }
 
   // Called after each node ran (node id, plan). Keeps running when empty.
   void set_observer(std::function<void(int, Plan&)> observer) { observer_ = std::move(observer); }
@@ -79,6 +83,9 @@ class Plan {
   // nullptr when the node has channels-last operands and no kernel honours them.
   std::unique_ptr<OpKernel> make_kernel(size_t node_id, bool verbose) const;
   void flush_written_values();
+  // Residual fusion: the kernel computing a Conv and its Add in one pass.
+  std::unique_ptr<OpKernel> make_fused_kernel(const ResidualAdd& f) const;
+  void plan_residual_fusions(bool verbose);
   Graph graph_;
   PlanOptions options_;
   int num_threads_ = 1;
@@ -91,6 +98,11 @@ class Plan {
   std::vector<std::shared_ptr<void>> arenas_;
   size_t arena_bytes_ = 0;
   std::function<void(int, Plan&)> observer_;
+  // Residual fusions whose Add result shares the residual's buffer, their
+  // kernels, and per node the fusion it starts (Conv) or ends (Add), or -1.
+  std::vector<ResidualAdd> fusions_;
+  std::vector<std::unique_ptr<OpKernel>> fused_kernels_;
+  std::vector<int> fusion_of_;
 };
 
 // Fills shapes/dtypes of every value for concrete input shapes (in node

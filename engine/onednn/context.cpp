@@ -44,6 +44,22 @@ dnnl::primitive_attr make_attr(const FusedActivation& act) {
   return attr;
 }
 
+dnnl::primitive_attr make_sum_attr(const FusedActivation& act) {
+  dnnl::post_ops po;
+  po.append_sum(1.f);
+  const dnnl::post_ops tail = activation_post_ops(act);
+  for (int i = 0; i < tail.len(); ++i) {
+    dnnl::algorithm alg;
+    float scale, alpha, beta;
+    tail.get_params_eltwise(i, scale, alg, alpha, beta);
+    po.append_eltwise(scale, alg, alpha, beta);
+  }
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr.set_post_ops(po);
+  return attr;
+}
+
 ScopedThreads::ScopedThreads(int n) : saved_(omp_get_max_threads()) {
   if (n > 0) omp_set_num_threads(n);
 }

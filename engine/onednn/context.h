@@ -29,6 +29,9 @@ dnnl::post_ops activation_post_ops(const FusedActivation& act);
 // kernel owns its scratchpad, allocated at plan time, so run() allocates
 // nothing and two plans can run on two threads) plus the fused activation.
 dnnl::primitive_attr make_attr(const FusedActivation& act);
+// The same with a `sum` post-op first: dst = act(op(src) + dst) (residual
+// fusion: dst holds the residual on entry).
+dnnl::primitive_attr make_sum_attr(const FusedActivation& act);
 
 // Sets omp_set_num_threads(n) for the lifetime of the object and restores the
 // previous value. oneDNN sizes its work partitioning when a primitive is

@@ -124,7 +124,7 @@ namespace {
 class ConvKernel final : public OpKernel {
  public:
   ConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act, int num_threads,
-             ConvLayout layout, Layout src_layout, Layout dst_layout) {
+             ConvLayout layout, Layout src_layout, Layout dst_layout, const FusedActivation* sum_activation) {
     ScopedThreads threads(num_threads);
     auto& eng = cpu_engine();
     const bool channels_last = src_layout == Layout::kNhwc || dst_layout == Layout::kNhwc;
@@ -149,7 +149,8 @@ class ConvKernel final : public OpKernel {
           dnnl::memory::desc(src_dims, dt::f32, act_tag), dnnl::memory::desc(wei_dims, dt::f32, tag::any),
           s.has_bias ? bias_md : dnnl::memory::desc(), dnnl::memory::desc(dst_dims, dt::f32, act_tag),
           {s.stride_h, s.stride_w}, {s.dil_h - 1, s.dil_w - 1}, {s.pad_t, s.pad_l}, {s.pad_b, s.pad_r});
-      return dnnl::convolution_forward::primitive_desc(desc, make_attr(act), eng);
+      return dnnl::convolution_forward::primitive_desc(
+          desc, sum_activation ? make_sum_attr(*sum_activation) : make_attr(act), eng);
     };
     dnnl::convolution_forward::primitive_desc pd = make_pd(channels_last                  ? tag::nhwc
                                                            : layout == ConvLayout::kPlain   ? tag::nchw
@@ -163,6 +164,10 @@ class ConvKernel final : public OpKernel {
       layout = ConvLayout::kNative;
       pd = make_pd(tag::any);
     }
+    if (sum_activation && pd.dst_desc() != dst_user_md)
+      throw ConvDeclined{"the residual sum needs the convolution to write dst in its stored layout"};
+    if (sum_activation && impl_info(pd).find("ref") != std::string::npos)
+      throw ConvDeclined{"oneDNN has only a reference kernel with the residual sum"};
     conv_ = dnnl::convolution_forward(pd);
 
     // Weights: plain (g)oihw -> the primitive's format, once.
@@ -207,7 +212,8 @@ class ConvKernel final : public OpKernel {
     const bool nhwc = pd.src_desc() == dnnl::memory::desc(src_dims, dt::f32, tag::nhwc);
     conversions_ = (to_native_ ? 1 : 0) + (from_native_ ? 1 : 0);
     const char* reorders = conversions_ == 0 ? "" : !to_native_ ? "+dst reorder" : !from_native_ ? "+src reorder" : "+reorders";
-    name_ = "onednn:" + impl_info(pd) + "(" + (!native ? "nchw" : nhwc ? "nhwc" : "blocked") + reorders + ")";
+    name_ = "onednn:" + impl_info(pd) + "(" + (!native ? "nchw" : nhwc ? "nhwc" : "blocked") + reorders + ")" +
+            (sum_activation ? "+sum" : "");
   }
 
   void run(std::span<const Tensor* const> in, std::span<Tensor* const> out) override {
@@ -249,27 +255,38 @@ class ConvKernel final : public OpKernel {
 
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
                                     const FusedActivation& act, int num_threads, ConvLayout layout,
-                                    Layout src_layout, Layout dst_layout) {
+                                    Layout src_layout, Layout dst_layout, const FusedActivation* sum_activation) {
+  LAPQ_CHECK(!sum_activation || act.kind == FusedActivation::Kind::kNone, ErrorCode::kInternal,
+             "make_conv: a residual sum after the convolution's own activation is not supported");
   if (src_layout == Layout::kNhwc || dst_layout == Layout::kNhwc)
-    return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout);
+    return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout,
+                                        sum_activation);
   if (layout == ConvLayout::kAuto) layout = choose_conv_layout(s);
   if (layout == ConvLayout::kGemm) {
     LAPQ_CHECK(is_pointwise(s), ErrorCode::kInternal, "make_conv: kGemm needs a 1x1 stride-1 convolution, got ",
                s.str());
-    return make_gemm_conv(s, wei, bias, act);
+    return make_gemm_conv(s, wei, bias, act, sum_activation);
   }
-  return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout);
+  return std::make_unique<ConvKernel>(s, wei, bias, act, num_threads, layout, src_layout, dst_layout,
+                                      sum_activation);
 }
 
 std::unique_ptr<OpKernel> create_conv_kernel(const KernelRequest& req, std::string* why_not) {
   ConvShape s;
   if (!resolve_conv(req, &s, why_not)) return nullptr;
   const float* bias = s.has_bias ? req.in[2]->constant.data<float>() : nullptr;
+  if (req.sum_activation && req.node.activation.kind != FusedActivation::Kind::kNone) {
+    if (why_not) *why_not = "a residual sum after the convolution's own activation";
+    return nullptr;
+  }
   try {
     return make_conv(s, req.in[1]->constant.data<float>(), bias, req.node.activation, req.num_threads,
-                     ConvLayout::kAuto, req.in_layout(0), req.out_layout(0));
+                     ConvLayout::kAuto, req.in_layout(0), req.out_layout(0), req.sum_activation);
   } catch (const dnnl::error& e) {
     if (why_not) *why_not = std::string("oneDNN declined: ") + e.what();
+    return nullptr;
+  } catch (const ConvDeclined& d) {
+    if (why_not) *why_not = d.why;
     return nullptr;
   }
 }

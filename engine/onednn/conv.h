@@ -63,11 +63,21 @@ ConvLayout choose_conv_layout(const ConvShape& s);
 std::unique_ptr<OpKernel> make_conv(const ConvShape& s, const float* wei, const float* bias,
                                     const FusedActivation& act, int num_threads,
                                     ConvLayout layout = ConvLayout::kAuto, Layout src_layout = Layout::kPlain,
-                                    Layout dst_layout = Layout::kPlain);
+                                    Layout dst_layout = Layout::kPlain,
+                                    const FusedActivation* sum_activation = nullptr);
+
+// sum_activation != nullptr: residual fusion (KernelRequest::sum_activation),
+// dst = sum_activation(conv(src) + dst) with `act` kNone; make_conv throws
+// ConvDeclined when the layout would need a dst reorder (dst must be computed
+// in place) or oneDNN has only a reference kernel with the sum.
+struct ConvDeclined {
+  std::string why;
+};
 
 // The kGemm kernel (make_conv dispatches to it); requires is_pointwise(s).
+// With sum_activation: sgemm with beta = 1 (adds to dst), then bias + activation.
 std::unique_ptr<OpKernel> make_gemm_conv(const ConvShape& s, const float* wei, const float* bias,
-                                         const FusedActivation& act);
+                                         const FusedActivation& act, const FusedActivation* sum_activation = nullptr);
 
 // The KernelFactory registered for Conv, and its LayoutQuery (kConverts
 // whenever the factory can build the node).

@@ -58,8 +58,10 @@ void apply_epilogue(float* dst, int64_t rows, int64_t cols, int64_t ld, const fl
 
 class GemmConvKernel final : public OpKernel {
  public:
-  GemmConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act)
-      : N_(s.N), IC_(s.IC), OC_(s.OC), HW_(s.OH * s.OW), wei_(wei, wei + s.OC * s.IC), act_(act), shape_(s) {
+  GemmConvKernel(const ConvShape& s, const float* wei, const float* bias, const FusedActivation& act,
+                 const FusedActivation* sum_activation)
+      : N_(s.N), IC_(s.IC), OC_(s.OC), HW_(s.OH * s.OW), wei_(wei, wei + s.OC * s.IC),
+        act_(sum_activation ? *sum_activation : act), beta_(sum_activation ? 1.f : 0.f), shape_(s) {
     if (bias) bias_.assign(bias, bias + s.OC);
     strided_ = s.stride_h != 1 || s.stride_w != 1;
     // src(IC, OH * OW) gathered from the strided pixels of one image.
@@ -107,13 +109,15 @@ class GemmConvKernel final : public OpKernel {
       const float* s = src + n * src_image_stride + j0;
       float* d = dst + n * OC_ * HW_ + j0;
       // Row-major: d(OC, nc; ld HW) = wei(OC, IC) x s(IC, nc; ld HW).
-      dnnl_sgemm('N', 'N', OC_, nc, IC_, 1.f, wei_.data(), IC_, s, HW_, 0.f, d, HW_);
+      // beta = 1 with residual fusion: d = wei x s + d (the residual), then bias and activation.
+      dnnl_sgemm('N', 'N', OC_, nc, IC_, 1.f, wei_.data(), IC_, s, HW_, beta_, d, HW_);
       if (need_epilogue) apply_epilogue(d, OC_, nc, HW_, bias, act_);
     }
   }
 
   std::string impl_name() const override {
-    return strided_ ? "onednn:sgemm_1x1_strided(nchw)" : "onednn:sgemm_1x1(nchw)";
+    return std::string(strided_ ? "onednn:sgemm_1x1_strided(nchw)" : "onednn:sgemm_1x1(nchw)") +
+           (beta_ != 0.f ? "+sum" : "");
   }
   bool fuses_activation() const override { return true; }
 
@@ -121,7 +125,8 @@ class GemmConvKernel final : public OpKernel {
   int64_t N_, IC_, OC_, HW_;
   std::vector<float> wei_;   // (OC, IC) row-major
   std::vector<float> bias_;  // (OC) or empty
-  FusedActivation act_;
+  FusedActivation act_;  // the residual sum's activation with residual fusion
+  float beta_ = 0.f;     // 1: dst holds the residual on entry (residual fusion)
   int64_t block_cols_ = 64;
   ConvShape shape_;
   bool strided_ = false;
@@ -130,8 +135,8 @@ class GemmConvKernel final : public OpKernel {
 }  // namespace
 
 std::unique_ptr<OpKernel> make_gemm_conv(const ConvShape& s, const float* wei, const float* bias,
-                                         const FusedActivation& act) {
-  return std::make_unique<GemmConvKernel>(s, wei, bias, act);
+                                         const FusedActivation& act, const FusedActivation* sum_activation) {
+  return std::make_unique<GemmConvKernel>(s, wei, bias, act, sum_activation);
 }
 
 }  // namespace lapq::onednn
