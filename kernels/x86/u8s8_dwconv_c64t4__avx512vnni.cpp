@@ -342,6 +342,37 @@ void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, si
   if (o < ow_count) output(o, wbl, ones_bl);
 }
 
+// Stores the two outputs (o, o+1; only o when o + 1 == ow_count) of block32x2's
+// float vectors y (256-bit half h = output o+h, lane order).
+inline void store32x2(__m512 y[4], const Epi& k, size_t o, size_t ow_count, size_t c, size_t count, __mmask32 mask,
+                      bool full, void* dst, size_t dst_pixel_stride) {
+  const bool two = o + 1 < ow_count;
+  if (k.f32) {
+    alignas(64) float out[4][16];
+    for (int i = 0; i < 4; ++i) _mm512_store_ps(out[i], y[i]);
+    for (size_t h = 0; h < (two ? 2u : 1u); ++h) {
+      float* d = static_cast<float*>(dst) + (o + h) * dst_pixel_stride + c;
+      for (size_t i = 0; i < 4; ++i)
+        for (size_t L = 0; L < 2; ++L)
+          for (size_t j = 0; j < 4; ++j)
+            if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][h * 8 + L * 4 + j];
+    }
+    return;
+  }
+  // 128-bit lane 2h + L of the result: channels 16L .. 16L+15 of output o+h.
+  const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+  uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+  if (full && two && dst_pixel_stride == 32) {
+    _mm512_storeu_si512(d, b);
+  } else if (full) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_castsi512_si256(b));
+    if (two) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + dst_pixel_stride), _mm512_extracti64x4_epi64(b, 1));
+  } else {
+    _mm256_mask_storeu_epi8(d, mask, _mm512_castsi512_si256(b));
+    if (two) _mm256_mask_storeu_epi8(d + dst_pixel_stride, mask, _mm512_extracti64x4_epi64(b, 1));
+  }
+}
+
 // A block of <= 32 channels, two outputs (o, o+1) per zmm: 256-bit half h of every
 // vector belongs to output o+h. Interleaved columns x: 32-byte units
 // ((hb * 4 + i) * S + phase) * ns + slot for column phase + S * slot (S = stride);
@@ -433,31 +464,88 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
     }
     __m512 y[4];
     for (int i = 0; i < 4; ++i) y[i] = epilogue_y<ROWSUM>(a[i], r[i], kza, zw[i], scale[i], bias[i], k.has_bias);
-    const bool two = o + 1 < ow_count;
-    if (k.f32) {
-      alignas(64) float out[4][16];
-      for (int i = 0; i < 4; ++i) _mm512_store_ps(out[i], y[i]);
-      for (size_t h = 0; h < (two ? 2u : 1u); ++h) {
-        float* d = static_cast<float*>(dst) + (o + h) * dst_pixel_stride + c;
-        for (size_t i = 0; i < 4; ++i)
-          for (size_t L = 0; L < 2; ++L)
-            for (size_t j = 0; j < 4; ++j)
-              if (16 * L + 4 * i + j < count) d[16 * L + 4 * i + j] = out[i][h * 8 + L * 4 + j];
+    store32x2(y, k, o, ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+  }
+}
+
+// block64_s2k3's A / B grouping for <= 32 channels, two outputs per zmm (block32x2).
+// 32-byte units: A(k) (even column 2k) at xa[i * na2 + k]; outputs (o, o+1) read
+// the unit pairs (o, o+1) and (o+1, o+2). B(p) (rows 1-2 of columns 4p+1, 4p+3) at
+// xb[i * nb2 + p]; outputs (2p, 2p+1) read it broadcast to both halves, with the
+// weights (w11, w21, 0, 0) in the lower half and (0, 0, w11, w21) in the upper.
+template <bool ROWSUM, bool FULL>
+void block32x2_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, size_t col0, size_t ncols,
+                    const uint8_t* wb, int32_t za, __m512i* x, void* dst, size_t dst_pixel_stride,
+                    const GemmEpilogue& e) {
+  const __mmask32 mask = FULL ? ~__mmask32(0) : __mmask32((uint64_t{1} << count) - 1);
+  auto load = [&](const uint8_t* p) {
+    return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
+  };
+  auto load2 = [&](const uint8_t* p0, const uint8_t* p1) {  // as in block32x2
+    if (c >= 32)
+      return _mm512_mask_loadu_epi8(_mm512_zextsi256_si512(load(p0)), __mmask64(mask) << 32, p1 + c - 32);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load(p0)), load(p1), 1);
+  };
+  const size_t na = (ncols + 1) / 2, nb = (ow_count + 1) / 2;
+  const size_t na2 = (na + 1) / 2 * 2 + 2, nb2 = (nb + 1) / 2 * 2;  // even: 64-byte aligned unit pairs
+  auto* xa = reinterpret_cast<__m256i*>(x);
+  __m256i* xb = xa + 4 * na2;
+  for (size_t k = 0; k < na; k += 2) {
+    const size_t e0 = col0 + 2 * k, e1 = e0 + 2;  // e1 may lie past the window: never used with weight
+    __m256i* xo = xa + k;
+    interleave4(load2(src(0, e0), src(0, e1)), load2(src(1, e0), src(1, e1)), load2(src(2, e0), src(2, e1)),
+                load2(src(0, e0 + 1), src(0, e1 + 1)), reinterpret_cast<__m512i*>(xo),
+                reinterpret_cast<__m512i*>(xo + na2), reinterpret_cast<__m512i*>(xo + 2 * na2),
+                reinterpret_cast<__m512i*>(xo + 3 * na2));
+  }
+  for (size_t p = 0; p < nb; p += 2) {
+    const size_t a1 = col0 + 4 * p + 1, b1 = a1 + 4;  // columns 4p+1 (+2) and 4(p+1)+1 (+2)
+    __m256i* xo = xb + p;
+    interleave4(load2(src(1, a1), src(1, b1)), load2(src(2, a1), src(2, b1)), load2(src(1, a1 + 2), src(1, b1 + 2)),
+                load2(src(2, a1 + 2), src(2, b1 + 2)), reinterpret_cast<__m512i*>(xo),
+                reinterpret_cast<__m512i*>(xo + nb2), reinterpret_cast<__m512i*>(xo + 2 * nb2),
+                reinterpret_cast<__m512i*>(xo + 3 * nb2));
+  }
+  Epi k = make_epi(e);
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order32x2(e.scale, c, count, scale);
+  if (k.has_bias) load_lane_order32x2(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order32x2(e.wei_zp, c, count, zw);
+  auto ld = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  auto both = [](__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); };
+  const __m512i ibias[4] = {both(ld(wb), ld(wb)), both(ld(wb + 64), ld(wb + 64)), both(ld(wb + 128), ld(wb + 128)),
+                            both(ld(wb + 192), ld(wb + 192))};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, 9);
+  const uint8_t* wt = wb + 256;
+  __m512i wa[4], w2[4], wbv[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m256i w0 = ld(wt + 64 * i), w1 = ld(wt + 256 + 64 * i), w2y = ld(wt + 512 + 64 * i);
+    const __m256i a = _mm256_or_si256(w0, _mm256_slli_epi32(w1, 24));
+    wa[i] = both(a, a);
+    w2[i] = both(w2y, w2y);
+    wbv[i] = both(_mm256_srli_epi32(w1, 8),
+                  _mm256_and_si256(_mm256_slli_epi32(w1, 8), _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  const __m512i ones_a = _mm512_set1_epi32(0x01010101), ones_a3 = _mm512_set1_epi32(0x00010101);
+  const __m512i ones_b = both(_mm256_set1_epi32(0x00000101), _mm256_set1_epi32(0x01010000));
+  const __m512i kza = _mm512_set1_epi32(9 * za);
+  for (size_t o = 0; o < ow_count; o += 2) {
+    __m512 y[4];
+    for (size_t i = 0; i < 4; ++i) {
+      const __m512i x0 = _mm512_loadu_si512(xa + i * na2 + o), x2 = _mm512_loadu_si512(xa + i * na2 + o + 1);
+      const __m512i xbv = _mm512_broadcast_i64x4(_mm256_load_si256(xb + i * nb2 + o / 2));
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0, wa[i]);
+      a = _mm512_dpbusd_epi32(a, x2, w2[i]);
+      a = _mm512_dpbusd_epi32(a, xbv, wbv[i]);
+      __m512i r = _mm512_setzero_si512();
+      if (ROWSUM) {
+        r = _mm512_dpbusd_epi32(r, x0, ones_a);
+        r = _mm512_dpbusd_epi32(r, x2, ones_a3);
+        r = _mm512_dpbusd_epi32(r, xbv, ones_b);
       }
-      continue;
+      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
     }
-    // 128-bit lane 2h + L of the result: channels 16L .. 16L+15 of output o+h.
-    const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
-    uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
-    if (FULL && two && dst_pixel_stride == 32) {
-      _mm512_storeu_si512(d, b);
-    } else if (FULL) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_castsi512_si256(b));
-      if (two) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + dst_pixel_stride), _mm512_extracti64x4_epi64(b, 1));
-    } else {
-      _mm256_mask_storeu_epi8(d, mask, _mm512_castsi512_si256(b));
-      if (two) _mm256_mask_storeu_epi8(d + dst_pixel_stride, mask, _mm512_extracti64x4_epi64(b, 1));
-    }
+    store32x2(y, k, o, ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
   }
 }
 
@@ -505,7 +593,16 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
       if (k3) LAPQ_CALL(F, false, true, false); else LAPQ_CALL(F, false, false, false); \
     }                                                                     \
   }
-      if (count <= 32) {
+      if (count <= 32 && s2k3) {
+#define LAPQ_S2(R, FULL) \
+  block32x2_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)
+        if (count == 32) {
+          if (e.wei_zp) LAPQ_S2(true, true); else LAPQ_S2(false, true);
+        } else {
+          if (e.wei_zp) LAPQ_S2(true, false); else LAPQ_S2(false, false);
+        }
+#undef LAPQ_S2
+      } else if (count <= 32) {
         LAPQ_DISPATCH(block32x2, 32)
       } else if (s2k3) {
 #define LAPQ_S2(R, FULL) \
