@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/columns.h"
 #include "kernels/conv.h"
 #include "kernels/conv_scratch.h"
 #include "kernels/rowsum.h"
@@ -25,13 +26,16 @@ constexpr size_t kColumnSlack = 64;  // zero bytes after the columns: K padding 
 
 // col[x * KH*IC + kh*IC + c] for x < xs: rows[kh] is input row ih(kh) at column 0 (a row
 // of za where ih is outside the image), columns x < pad_left or >= pad_left + W read za.
+// avx512: the host runs AVX-512 BW (u8_columns_c3__avx512 for IC = 3, KH <= 7).
 void build_columns(const uint8_t* const* rows, int KH, int IC, int W, int pad_left, int64_t xs, uint8_t za,
-                   uint8_t* col) {
+                   bool avx512, uint8_t* col) {
   const size_t colb = size_t(KH) * IC;
   const int64_t x0 = std::min<int64_t>(pad_left, xs), x1 = std::min<int64_t>(pad_left + W, xs);  // image columns
   std::memset(col, za, size_t(x0) * colb);
   std::memset(col + size_t(x1) * colb, za, size_t(xs - x1) * colb);
   int64_t x = x0;
+  if (IC == 3 && avx512 && KH <= 7 && x1 > x0)  // x0 = pad_left here: image pixel 0
+    x += static_cast<int64_t>(u8_columns_c3__avx512(rows, KH, size_t(x1 - x0), size_t(W) * 3, col + size_t(x0) * colb));
   if (IC == 3) {
     // 4-byte moves: each also writes the next slot's first byte, which the next
     // move (next kh, or kh = 0 of the next column) overwrites. The image's last
@@ -69,6 +73,7 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
   if (threads > 1 && rows < 4 * threads) nsplit = std::min<int64_t>(nchunks, (4 * threads + rows - 1) / rows);
   const int64_t items = rows * nsplit;
   const uint8_t* wpk = packed();
+  const bool avx512 = isa_ == Isa::avx512 || isa_ == Isa::avx512vnni;
 
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
   for (int64_t item = 0; item < items; ++item) {
@@ -91,7 +96,7 @@ void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* ds
         rp[kh] = za_row;
       }
     }
-    build_columns(rp, KH, IC, W, p_.pad_left, xs, static_cast<uint8_t>(za_), col);
+    build_columns(rp, KH, IC, W, p_.pad_left, xs, static_cast<uint8_t>(za_), avx512, col);
     std::memset(col + col_bytes - kColumnSlack, 0, kColumnSlack);
     if (need_rowsum) rowsum_->u8(OW, col, a_stride, k_, -k_ * za_, s.rowsum.data());
     const int64_t m0 = row * OW;  // first output pixel of the row
