@@ -50,11 +50,16 @@ void transpose_f32_scalar(const float* src, size_t src_stride, float* dst, size_
     for (size_t c = 0; c < cols; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
 }
 
+void quantize_interleave3_scalar(const float* const planes[3], uint8_t* dst, size_t n, const QuantizeOut& o) {
+  for (size_t p = 0; p < n; ++p)
+    for (size_t c = 0; c < 3; ++c) dst[p * 3 + c] = quantize_one(planes[c][p], o);
+}
+
 }  // namespace
 
 const ElementwiseKernels& elementwise_kernels_scalar() {
   static const ElementwiseKernels k{"elementwise__scalar", Isa::scalar, quantize_scalar, dequantize_scalar,
-                                    qadd_scalar, transpose_f32_scalar};
+                                    qadd_scalar, transpose_f32_scalar, quantize_interleave3_scalar};
   return k;
 }
 

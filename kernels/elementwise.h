@@ -53,6 +53,9 @@ struct ElementwiseKernels {
   // dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols (strides in elements).
   void (*transpose_f32)(const float* src, size_t src_stride, float* dst, size_t dst_stride, size_t rows,
                         size_t cols) = nullptr;
+  // Channels-first to channels-last quantize of an image's few planes (an RGB input):
+  // dst[p * 3 + c] = quantize(planes[c][p]) for p < n, c < 3.
+  void (*quantize_interleave3)(const float* const planes[3], uint8_t* dst, size_t n, const QuantizeOut& o) = nullptr;
 };
 
 // 1/o.scale if a and b are both u8 operands and k.qadd gives exactly the same code

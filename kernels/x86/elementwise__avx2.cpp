@@ -147,7 +147,7 @@ void transpose_f32_avx2(const float* src, size_t ss, float* dst, size_t ds, size
 
 const ElementwiseKernels& elementwise_kernels_avx2() {
   static const ElementwiseKernels k{"elementwise__avx2", Isa::avx2, quantize_avx2, dequantize_avx2, qadd_avx2,
-                                    transpose_f32_avx2};
+                                    transpose_f32_avx2, elementwise_kernels_scalar().quantize_interleave3};
   return k;
 }
 

@@ -19,13 +19,16 @@ struct QuantVec {
   explicit QuantVec(const QuantizeOut& o)
       : scale(_mm512_set1_ps(o.scale)), inv(_mm512_set1_ps(o.inv_scale)), lo(_mm512_set1_ps(o.lo)),
         hi(_mm512_set1_ps(o.hi)), magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
-  void store(__m512 v, uint8_t* dst, __mmask16 m) const {
+  // int32 codes (before the narrowing to the low byte) of 16 values.
+  __m512i codes(__m512 v) const {
     __m512 t = kInv ? _mm512_mul_ps(v, inv) : _mm512_div_ps(v, scale);
     t = _mm512_max_ps(lo, t);  // lo > t ? lo : t
     t = _mm512_min_ps(hi, t);  // hi < t ? hi : t
     t = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
-    const __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(t), zp);
-    _mm512_mask_cvtepi32_storeu_epi8(dst, m, q);  // vpmovdb: the low byte
+    return _mm512_add_epi32(_mm512_cvttps_epi32(t), zp);
+  }
+  void store(__m512 v, uint8_t* dst, __mmask16 m) const {
+    _mm512_mask_cvtepi32_storeu_epi8(dst, m, codes(v));  // vpmovdb: the low byte
   }
 };
 
@@ -119,11 +122,45 @@ void qadd_avx512(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_
   else qadd_impl<false, false>(a, b, dst, n, o);
 }
 
+// 16 pixels per step: each plane's codes narrowed to bytes (vpmovdb keeps the low
+// byte, as the formula's truncating conversion does), then the three 16-byte rows
+// interleaved into 48 bytes by byte shuffles (a -1 index gives 0) and ORs.
+void quantize_interleave3_avx512(const float* const planes[3], uint8_t* dst, size_t n, const QuantizeOut& o) {
+  const QuantVec<> qv(o);
+  // sel[j][c]: output bytes 16j..16j+15 that come from plane c (the byte's pixel index, or -1).
+  alignas(16) int8_t sel[3][3][16];
+  for (int j = 0; j < 3; ++j)
+    for (int c = 0; c < 3; ++c)
+      for (int b = 0; b < 16; ++b) {
+        const int out = 16 * j + b;
+        sel[j][c][b] = static_cast<int8_t>(out % 3 == c ? out / 3 : -1);
+      }
+  __m128i shuf[3][3];
+  for (int j = 0; j < 3; ++j)
+    for (int c = 0; c < 3; ++c) shuf[j][c] = _mm_load_si128(reinterpret_cast<const __m128i*>(sel[j][c]));
+  size_t p = 0;
+  for (; p + 16 <= n; p += 16) {
+    __m128i bytes[3];
+    for (int c = 0; c < 3; ++c) bytes[c] = _mm512_cvtepi32_epi8(qv.codes(_mm512_loadu_ps(planes[c] + p)));
+    for (int j = 0; j < 3; ++j) {
+      const __m128i v = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(bytes[0], shuf[j][0]),
+                                                  _mm_shuffle_epi8(bytes[1], shuf[j][1])),
+                                     _mm_shuffle_epi8(bytes[2], shuf[j][2]));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * p + 16 * j), v);
+    }
+  }
+  if (p < n) {
+    const float* rest[3] = {planes[0] + p, planes[1] + p, planes[2] + p};
+    elementwise_kernels_scalar().quantize_interleave3(rest, dst + 3 * p, n - p, o);
+  }
+}
+
 }  // namespace
 
 const ElementwiseKernels& elementwise_kernels_avx512() {
   static const ElementwiseKernels k{"elementwise__avx512", Isa::avx512, quantize_avx512, dequantize_avx512,
-                                    qadd_avx512, elementwise_kernels_avx2().transpose_f32};
+                                    qadd_avx512, elementwise_kernels_avx2().transpose_f32,
+                                    quantize_interleave3_avx512};
   return k;
 }
 

@@ -87,6 +87,14 @@ class QuantizeKernel final : public OpKernel {
       for_chunks(N * C * HW, [&](int64_t i0, int64_t len) { k_.quantize(src + i0, dst + i0, len, o_); });
       return;
     }
+    if (C == 3) {  // an RGB image: quantize the three planes and interleave their bytes in one pass
+      for (int64_t n = 0; n < N; ++n)
+        for_chunks(HW, [&](int64_t i0, int64_t len) {
+          const float* planes[3] = {src + (n * 3 + 0) * HW + i0, src + (n * 3 + 1) * HW + i0, src + (n * 3 + 2) * HW + i0};
+          k_.quantize_interleave3(planes, dst + (n * HW + i0) * 3, len, o_);
+        });
+      return;
+    }
     const Blocking b(N, C, HW);
     for_pixel_blocks(b, [&](int64_t n, int64_t p0, int64_t len, float* tile, float*) {
       for (int64_t c0 = 0; c0 < C; c0 += b.cb) {

@@ -247,6 +247,29 @@ TEST(Elementwise, QAddVerifiedReciprocalRefusesWhenACodeChanges) {
   EXPECT_EQ(qadd_verified_reciprocal(active(), fa, qb, Grid{0.1f, 0, 0, 255}.out()), 0.f);
 }
 
+// The RGB-input quantize: the scalar version equals quantize() per plane, then
+// interleaved; the active ISA's equals the scalar one (tails, NaN, ties, clamps).
+TEST(Elementwise, QuantizeInterleave3EqualsPerPlaneQuantize) {
+  for (const Grid& g : grids())
+    for (size_t n : lengths()) {
+      SCOPED_TRACE(g.str() + " n=" + std::to_string(n));
+      std::vector<float> v[3];
+      for (uint32_t c = 0; c < 3; ++c) v[c] = values(n, g, static_cast<uint32_t>(n * 3 + c));
+      const float* planes[3] = {v[0].data(), v[1].data(), v[2].data()};
+      std::vector<uint8_t> want(3 * n + 1, 0x5A);
+      for (size_t c = 0; c < 3; ++c) {
+        std::vector<uint8_t> q(n);
+        scalar().quantize(planes[c], q.data(), n, g.out());
+        for (size_t p = 0; p < n; ++p) want[3 * p + c] = q[p];
+      }
+      std::vector<uint8_t> by_scalar(3 * n + 1, 0x5A), by_active(3 * n + 1, 0x5A);
+      scalar().quantize_interleave3(planes, by_scalar.data(), n, g.out());
+      active().quantize_interleave3(planes, by_active.data(), n, g.out());
+      ASSERT_EQ(by_scalar, want);
+      ASSERT_EQ(by_active, want);
+    }
+}
+
 TEST(Elementwise, TransposeEqualsScalar) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> d(-1.f, 1.f);
