@@ -118,11 +118,14 @@ void u8s8x16_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint
 void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out);
 // Rows per call of the int4 VNNI kernels (GemmConfig::mr): a 7x7 layer at batch 1
 // (49 rows) is one call, which unpacks each K chunk of nibbles once for all rows.
-inline constexpr size_t kU8s4MaxRows = 64;
+// A multiple of 6, so tall tiles on unpacked panels split into whole 6-row tiles.
+inline constexpr size_t kU8s4MaxRows = 60;
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_panel_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_gemm_6x16c4__avxvnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_igemm_6x16c4__avxvnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_gemm_6x16c8__avxvnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_igemm_6x16c8__avxvnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s4_gemm_6x16c2__avx2(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u16s16_gemm_8x32c2__avx512(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);

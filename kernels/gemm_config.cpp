@@ -14,9 +14,11 @@ const GemmConfig& gemm_config(Isa isa, bool int4) {
                                  u16s16_gemm_6x16c2__avx2, 6, 16, 2, true};
   static const GemmConfig avx2_4{"u16s4_gemm_6x16c2__avx2", Isa::avx2, GemmLayout::n16c2_s4,
                                  u16s4_gemm_6x16c2__avx2, 6, 16, 2, true};
-  // AVX-VNNI: int8 on vpdpbusd ymm; int4 keeps the avx2 nibble kernel (its layout).
+  // AVX-VNNI: vpdpbusd on ymm, int8 and int4 (nibbles unpacked to 16*w, as on avx512vnni).
   static const GemmConfig avxvnni8{"u8s8_gemm_6x16c4__avxvnni", Isa::avxvnni, GemmLayout::n16c4_s8,
                                    u8s8_gemm_6x16c4__avxvnni, 6, 16, 4, false, u8s8_igemm_6x16c4__avxvnni};
+  static const GemmConfig avxvnni4{"u8s4_gemm_6x16c8__avxvnni", Isa::avxvnni, GemmLayout::n16c8_s4,
+                                   u8s4_gemm_6x16c8__avxvnni, 6, 16, 8, false, u8s4_igemm_6x16c8__avxvnni};
   static const GemmConfig avx512_8{"u16s16_gemm_8x32c2__avx512", Isa::avx512, GemmLayout::n16c2_s16,
                                    u16s16_gemm_8x32c2__avx512, 8, 32, 2, true};
   static const GemmConfig avx512_4{"u16s4_gemm_8x32c2__avx512", Isa::avx512, GemmLayout::n16c2_s4,
@@ -32,7 +34,7 @@ const GemmConfig& gemm_config(Isa isa, bool int4) {
   switch (isa) {
     case Isa::scalar: return int4 ? scalar4 : scalar8;
     case Isa::avx2: return int4 ? avx2_4 : avx2_8;
-    case Isa::avxvnni: return int4 ? avx2_4 : avxvnni8;
+    case Isa::avxvnni: return int4 ? avxvnni4 : avxvnni8;
     case Isa::avx512: return int4 ? avx512_4 : avx512_8;
     case Isa::avx512vnni: return int4 ? vnni4 : vnni8;
   }

@@ -10,7 +10,8 @@
 // Calls: GemmConfig::mr = kU8s4MaxRows (64). One row takes the FC path (tile_m1);
 // 2..6 rows the register tile above; more rows (7x7 layers at batch 1, small
 // batches) unpack K chunks to L1 once for all rows (rows_chunked). The indirect
-// variant splits its rows into balanced groups of <= 6 on the register tile.
+// variant splits its rows into balanced groups of <= 6 on the register tile
+// (which costs a whole tile for 2..6 rows: the same as 6-row steps).
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -336,6 +337,12 @@ void for_row_groups(size_t mr, Fn fn) {
   }
 }
 
+// Whole 6-row tiles and the rest (the int8 tile costs the same for 2..6 rows).
+template <class Fn>
+void for_six_rows(size_t mr, Fn fn) {
+  for (size_t r0 = 0; r0 < mr; r0 += 6) fn(r0, mr - r0 < 6 ? mr - r0 : 6);
+}
+
 template <int NB>
 void rows_chunked(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
                   void* dst, size_t dst_stride, const GemmEpilogue& ep) {
@@ -400,32 +407,35 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
 }
 
 // The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm):
-// the int8 x16 kernel for 2..6 rows, panel_m1 for a single row.
+// the int8 x16 kernel on 6-row tiles, panel_m1 for a call of a single row.
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
                                         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  if (mr == 1)
-    return panel_m1_dispatch<false>(nc, kp, 1, static_cast<const uint8_t*>(a), nullptr, static_cast<const uint8_t*>(w),
-                                    w_block_bytes, dst, ep);
   const size_t esz = ep->f32_out ? 4 : 1;
-  for_row_groups(mr, [&](size_t r0, size_t rows) {
+  for_six_rows(mr, [&](size_t r0, size_t rows) {
     GemmEpilogue e = *ep;
     if (e.rowsum) e.rowsum += r0;
-    u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, static_cast<const uint8_t*>(a) + r0 * a_stride, a_stride, w,
-                                    w_block_bytes, static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
+    const uint8_t* ar = static_cast<const uint8_t*>(a) + r0 * a_stride;
+    void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
+    if (rows == 1)
+      panel_m1_dispatch<false>(nc, kp, 1, ar, nullptr, static_cast<const uint8_t*>(w), w_block_bytes, d, &e);
+    else
+      u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, ar, a_stride, w, w_block_bytes, d, dst_stride, &e);
   });
 }
 
 void u8s4_panel_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
                                          const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
                                          const GemmEpilogue* ep) {
-  if (mr == 1)
-    return panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs, static_cast<const uint8_t*>(w), w_block_bytes, dst, ep);
   const size_t esz = ep->f32_out ? 4 : 1;
-  for_row_groups(mr, [&](size_t r0, size_t rows) {
+  for_six_rows(mr, [&](size_t r0, size_t rows) {
     GemmEpilogue e = *ep;
     if (e.rowsum) e.rowsum += r0;
-    u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, w, w_block_bytes,
-                                     static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
+    void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
+    if (rows == 1)
+      panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs + r0 * taps, static_cast<const uint8_t*>(w), w_block_bytes, d,
+                              &e);
+    else
+      u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, w, w_block_bytes, d, dst_stride, &e);
   });
 }
 

@@ -255,8 +255,7 @@ TEST(GemmPack, Int4RejectsOutOfRangeWeights) {
 TEST(GemmConfigTable, KernelMatchesIsa) {
   for (bool int4 : {false, true}) {
     const GemmConfig& cfg = gemm_config(active_isa(), int4);
-    // avxvnni has no int4 kernel of its own: it runs the avx2 nibble kernel (and layout).
-    const Isa kernel_isa = int4 && active_isa() == Isa::avxvnni ? Isa::avx2 : active_isa();
+    const Isa kernel_isa = active_isa();  // every level has its own int8 and int4 kernels
     EXPECT_EQ(cfg.isa, kernel_isa);
     EXPECT_NE(std::string(cfg.name).find(std::string("__") + isa_name(kernel_isa)), std::string::npos) << cfg.name;
   }
