@@ -337,12 +337,6 @@ void for_row_groups(size_t mr, Fn fn) {
   }
 }
 
-// Whole 6-row tiles and the rest (the int8 tile costs the same for 2..6 rows).
-template <class Fn>
-void for_six_rows(size_t mr, Fn fn) {
-  for (size_t r0 = 0; r0 < mr; r0 += 6) fn(r0, mr - r0 < 6 ? mr - r0 : 6);
-}
-
 template <int NB>
 void rows_chunked(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
                   void* dst, size_t dst_stride, const GemmEpilogue& ep) {
@@ -410,33 +404,32 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
 // the int8 x16 kernel on 6-row tiles, panel_m1 for a call of a single row.
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
                                         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  const size_t esz = ep->f32_out ? 4 : 1;
-  for_six_rows(mr, [&](size_t r0, size_t rows) {
-    GemmEpilogue e = *ep;
-    if (e.rowsum) e.rowsum += r0;
-    const uint8_t* ar = static_cast<const uint8_t*>(a) + r0 * a_stride;
-    void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
-    if (rows == 1)
-      panel_m1_dispatch<false>(nc, kp, 1, ar, nullptr, static_cast<const uint8_t*>(w), w_block_bytes, d, &e);
-    else
-      u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, ar, a_stride, w, w_block_bytes, d, dst_stride, &e);
-  });
+  const uint8_t* a8 = static_cast<const uint8_t*>(a);
+  uint8_t* d8 = static_cast<uint8_t*>(dst);
+  const size_t d_step = 6 * dst_stride * (ep->f32_out ? 4 : 1);
+  GemmEpilogue e = *ep;
+  size_t r0 = 0;
+  for (; r0 + 6 <= mr; r0 += 6, a8 += 6 * a_stride, d8 += d_step, e.rowsum = e.rowsum ? e.rowsum + 6 : nullptr)
+    u8s8x16_gemm_6x64c4__avx512vnni(6, nc, kp, a8, a_stride, w, w_block_bytes, d8, dst_stride, &e);
+  if (r0 + 1 == mr)
+    panel_m1_dispatch<false>(nc, kp, 1, a8, nullptr, static_cast<const uint8_t*>(w), w_block_bytes, d8, &e);
+  else if (r0 < mr)
+    u8s8x16_gemm_6x64c4__avx512vnni(mr - r0, nc, kp, a8, a_stride, w, w_block_bytes, d8, dst_stride, &e);
 }
 
 void u8s4_panel_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
                                          const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
                                          const GemmEpilogue* ep) {
-  const size_t esz = ep->f32_out ? 4 : 1;
-  for_six_rows(mr, [&](size_t r0, size_t rows) {
-    GemmEpilogue e = *ep;
-    if (e.rowsum) e.rowsum += r0;
-    void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
-    if (rows == 1)
-      panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs + r0 * taps, static_cast<const uint8_t*>(w), w_block_bytes, d,
-                              &e);
-    else
-      u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, w, w_block_bytes, d, dst_stride, &e);
-  });
+  uint8_t* d8 = static_cast<uint8_t*>(dst);
+  const size_t d_step = 6 * dst_stride * (ep->f32_out ? 4 : 1);
+  GemmEpilogue e = *ep;
+  size_t r0 = 0;
+  for (; r0 + 6 <= mr; r0 += 6, ptrs += 6 * taps, d8 += d_step, e.rowsum = e.rowsum ? e.rowsum + 6 : nullptr)
+    u8s8x16_igemm_6x64c4__avx512vnni(6, nc, taps, kc, ptrs, w, w_block_bytes, d8, dst_stride, &e);
+  if (r0 + 1 == mr)
+    panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs, static_cast<const uint8_t*>(w), w_block_bytes, d8, &e);
+  else if (r0 < mr)
+    u8s8x16_igemm_6x64c4__avx512vnni(mr - r0, nc, taps, kc, ptrs, w, w_block_bytes, d8, dst_stride, &e);
 }
 
 // Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into
