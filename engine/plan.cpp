@@ -203,7 +203,8 @@ void Plan::plan_residual_fusions(bool verbose) {
   }
   fusions_ = std::move(kept);
   fusion_of_.assign(graph_.nodes.size(), -1);
-  for (size_t k = 0; k < fusions_.size(); ++k) fusion_of_[fusions_[k].conv] = fusion_of_[fusions_[k].add] = static_cast<int>(k);
+  for (size_t k = 0; k < fusions_.size(); ++k)
+    fusion_of_[fusions_[k].conv] = fusion_of_[fusions_[k].add] = static_cast<int>(k);
 }
 
 LayoutSupport Plan::layout_support(size_t i) const {
