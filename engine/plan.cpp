@@ -1,8 +1,11 @@
 #include "engine/plan.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -296,6 +299,17 @@ void Plan::rebuild_kernel(int node_id) {
     fused_kernels_[fusion_of_[node_id]] = make_fused_kernel(fusions_[fusion_of_[node_id]]);
 }
 
+namespace {
+size_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : SIZE_MAX;
+}
+std::atomic<size_t> g_max_activation_bytes{physical_memory_bytes()};
+}  // namespace
+
+size_t max_activation_bytes() { return g_max_activation_bytes.load(std::memory_order_relaxed); }
+void set_max_activation_bytes(size_t bytes) { g_max_activation_bytes.store(bytes, std::memory_order_relaxed); }
+
 // Liveness-planned arena: walk the nodes in order; each output takes the
 // best-fitting free slot (growing the largest free one when none fits) and a
 // value's slot is freed after its last reader ran. Graph inputs and outputs
@@ -355,6 +369,16 @@ void Plan::plan_memory(bool reuse) {
       if (v >= 0 && slot_of[v] >= 0 && last_use[v] == static_cast<int>(i) && !handed_over[v])
         slots[slot_of[v]].free = true;
   }
+
+  size_t total = 0;  // the arena plus the private buffers of inputs / outputs
+  for (const Slot& slot : slots) total += (slot.bytes + 63) / 64 * 64 + 64;
+  for (size_t v = 0; v < nv; ++v)
+    if (slot_of[v] < 0 && !graph_.values[v].is_constant() && graph_.values[v].has_shape) total += bytes_of(static_cast<int>(v));
+  std::string input_shapes;
+  for (int v : graph_.inputs) input_shapes += (input_shapes.empty() ? "" : ", ") + shape_str(graph_.values[v].shape);
+  LAPQ_CHECK(total <= max_activation_bytes(), ErrorCode::kLimit, "the activations of this model for input shape ",
+             input_shapes, " need ", total, " bytes, above lapq's limit of ", max_activation_bytes(),
+             " bytes (the machine's memory by default; a smaller batch needs less)");
 
   arena_bytes_ = 0;
   std::vector<std::shared_ptr<std::byte[]>> slot_memory(slots.size());

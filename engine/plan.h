@@ -18,6 +18,14 @@
 
 namespace lapq {
 
+// Bytes the activation buffers of one Plan may take together (kLimit above it,
+// checked before anything is allocated). Each tensor is bounded by
+// max_tensor_bytes(); this bounds their sum, e.g. a model whose many
+// activations each fit but together exceed the machine (or a large batch).
+// Default: the machine's physical memory. Process-wide.
+size_t max_activation_bytes();
+void set_max_activation_bytes(size_t bytes);
+
 struct PlanOptions {
   int num_threads = 0;        // 0 = all cores (omp_get_max_threads)
   bool allow_fast = true;     // false = reference implementations only

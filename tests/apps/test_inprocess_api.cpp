@@ -86,7 +86,9 @@ TEST(InprocessApi, ForwardMatchesReferenceAndClassifyIsConsistent) {
     double total = 0;
     for (size_t k = 0; k < preds[n].size(); ++k) {
       total += preds[n][k].probability;
-      if (k) EXPECT_GE(preds[n][k - 1].probability, preds[n][k].probability);
+      if (k) {
+        EXPECT_GE(preds[n][k - 1].probability, preds[n][k].probability);
+      }
       EXPECT_EQ(preds[n][k].logit, a.data<float>()[n * 5 + preds[n][k].class_index]);
     }
     EXPECT_NEAR(total, 1.0, 1e-5);  // all 5 classes listed

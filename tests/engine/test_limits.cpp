@@ -379,5 +379,28 @@ TEST(Limits, TensorBytesLimitIsAdjustable) {
   EXPECT_EQ(shape_numel({0, int64_t{1} << 20, int64_t{1} << 10}), 0);
 }
 
+// The activations of a plan together: refused with kLimit before allocating,
+// naming the input shape and both byte counts; the default (the machine's
+// memory) lets a normal model through.
+TEST(Limits, ActivationBytesLimitIsChecked) {
+  const size_t saved = max_activation_bytes();
+  EXPECT_GT(saved, size_t{1} << 20);
+  const Graph g = load_and_infer(conv_model([](auto*) {}));
+  EXPECT_NO_THROW(Plan(g, {{1, 1, 4, 4}}));
+  set_max_activation_bytes(80);  // x 64 B + y 16 B fit exactly
+  EXPECT_NO_THROW(Plan(g, {{1, 1, 4, 4}}));
+  set_max_activation_bytes(79);
+  try {
+    Plan p(g, {{1, 1, 4, 4}});
+    ADD_FAILURE() << "planned 80 bytes of activations with a 79-byte limit";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kLimit);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("for input shape [1,1,4,4] need 80 bytes, above lapq's limit of 79 bytes"),
+              std::string::npos) << what;
+  }
+  set_max_activation_bytes(saved);
+}
+
 }  // namespace
 }  // namespace lapq
