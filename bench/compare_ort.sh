@@ -22,8 +22,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20 INT8_BITS=w8a8 PER_CHANNEL="" FP32=1
-# Passive OpenMP waiting for lapq: spinning pool threads starve the other runs on a loaded machine (docs/benchmarks.md).
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# lapq runs with the OpenMP waiting policy of the environment, by default GNU OpenMP's
+# (spin a while, then sleep: what a user gets). On a loaded machine set
+# OMP_WAIT_POLICY=passive (spinning pool threads starve the other runs), at the cost of
+# a wake-up per layer at 2+ threads (docs/benchmarks.md).
 MODELS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
