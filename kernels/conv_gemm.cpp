@@ -162,7 +162,22 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         ukernel = cfg.panel_ukernel;
         igemm = cfg.panel_igemm;
       }
+      // The next chunk's packed weights, a slice per row tile (kernels prefetch a line
+      // per K step): late layers have MBs of cold weights and few rows, so the first
+      // row tile of each chunk would otherwise wait on memory.
+      const uint8_t* next_w = nullptr;
+      size_t next_bytes = 0, slice = 0;
+      if (nci + 1 < nc1 && mcount > mr && !cfg.panel_unpack) {
+        const int64_t next_n0 = n0 + cfg.nr, next_nc = std::min<int64_t>(cfg.nr, ocg_ - next_n0);
+        next_w = wpk + g * group_bytes_ + (next_n0 / 16) * block_bytes_;
+        next_bytes = size_t((next_nc + 15) / 16) * block_bytes_;
+        slice = (next_bytes / size_t((mcount + mr - 1) / mr) + 64) / 64 * 64;
+      }
       for (int64_t r = 0; r < mcount; r += mr) {
+        e.prefetch = next_w;
+        e.prefetch_bytes = std::min(slice, next_bytes);
+        next_w += e.prefetch_bytes;
+        next_bytes -= e.prefetch_bytes;
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
         if (indirect)

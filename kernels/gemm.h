@@ -38,6 +38,10 @@ struct GemmEpilogue {
   float lo = 0.f, hi = 255.f;       // qmin - zp, qmax - zp (u8 output)
   int32_t zp = 0;                   // output zero point (u8 output)
   bool f32_out = false;             // true: dst is float
+  // Optional: bytes the caller will read next (the next weight panel), pulled
+  // toward L2 one cache line per K step by kernels that support it; a hint only.
+  const void* prefetch = nullptr;
+  size_t prefetch_bytes = 0;
 };
 
 // Packed weight layouts. One "block" holds 16 output channels; the output

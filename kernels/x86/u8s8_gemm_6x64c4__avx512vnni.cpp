@@ -49,6 +49,8 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     if constexpr (NB > 2) c##i##2 = _mm512_dpbusd_epi32(c##i##2, va, w2); \
     if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3); \
   }
+  const char* pf = static_cast<const char*>(ep->prefetch);
+  const char* const pf_end = pf + (pf ? ep->prefetch_bytes : 0);
   for (size_t t = 0; t < taps; ++t) {
     if constexpr (INDIRECT) {
       const uint8_t* const* p = ptrs + t;  // (6, taps) pointers
@@ -60,6 +62,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
       a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
     }
     for (size_t k = 0; k < kp; k += 4) {
+      if (pf < pf_end) {  // one line of the caller's next panel per K step (cold weights)
+        _mm_prefetch(pf, _MM_HINT_T1);
+        pf += 64;
+      }
       const __m512i w0 = NB > 0 ? _mm512_loadu_si512(wp[0] + k * 16) : _mm512_setzero_si512();
       const __m512i w1 = NB > 1 ? _mm512_loadu_si512(wp[1] + k * 16) : _mm512_setzero_si512();
       const __m512i w2 = NB > 2 ? _mm512_loadu_si512(wp[2] + k * 16) : _mm512_setzero_si512();
