@@ -47,7 +47,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   for (size_t i = 0; i < nw; ++i)
     LAPQ_CHECK(w.wei[i] >= lo && w.wei[i] <= hi, ErrorCode::kInvalidArgument, "weight ", int(w.wei[i]), " at index ",
                i, " does not fit ", w.bits, " bits", where);
-  int4_ = w.bits <= 4;
+  int4_ = w.bits <= 4 && !(w.rows_hint >= kPanelRows && gemm_config(isa, true).panel_unpack != nullptr);
   depthwise_ = icg_ == 1 && ocg_ == 1 && p.groups > 1 && p.KH <= 64;  // run_dw keeps KH row pointers
   // Overflow bound: |acc| <= K*255*128 + |bias| (x16 for the nibble kernels).
   int64_t max_bias = 0;

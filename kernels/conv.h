@@ -56,6 +56,13 @@ struct ConvWeights {
   const int32_t* bias = nullptr;          // (OC) accumulator units, or nullptr
   const float* wei_zero_point = nullptr;  // (OC) real-valued weight zero points, or nullptr
   int32_t src_zero_point = 0;             // za in [0, 255]; pads read za
+  // Output pixels per run (N*OH*OW) when the caller knows them, else 0. A 2-4-bit
+  // layer with tall tiles (>= kPanelRows rows) on an ISA whose int4 path would
+  // unpack its nibbles to an int8 panel on every run is packed in the int8
+  // container instead: same results (the int4 kernels equal the int8 ones for
+  // the same weight values), no per-run unpack, twice the packed bytes. Layers
+  // with few rows (late 7x7 layers, FC) keep nibbles: half the weight traffic.
+  int64_t rows_hint = 0;
 };
 
 struct RequantU8 {

@@ -417,7 +417,10 @@ std::unique_ptr<OpKernel> qconv_fast(const KernelRequest& r, std::string* why_no
   const QConvSpec s = qconv_spec(r.node, r.in[0]->shape, r.in[1]->shape);
   std::vector<const Tensor*> in;
   for (const Value* v : r.in) in.push_back(v ? &v->constant : nullptr);
-  const ConvWeights w = conv_weights(s, in);
+  ConvWeights w = conv_weights(s, in);
+  const Shape& xs = r.in[0]->shape;  // NHWC
+  if (xs.size() == 4 && xs[0] > 0 && xs[1] > 0 && xs[2] > 0)
+    w.rows_hint = xs[0] * s.p.out_h(static_cast<int>(xs[1])) * s.p.out_w(static_cast<int>(xs[2]));
   try {
     return std::make_unique<QConvKernel>(s, w);
   } catch (const Error& e) {  // e.g. int32 accumulators could overflow: the int64 reference takes it

@@ -292,6 +292,36 @@ TEST(Conv, UnpackRecoversWeightsAndBias) {
     }
 }
 
+// A 4-bit layer told it runs tall tiles is packed in the int8 container on ISAs
+// whose int4 path would unpack to an int8 panel every run; its outputs are the
+// same bytes as the nibble-packed layer's (and the reference's); short layers keep nibbles.
+TEST(Conv, Int4LayerWithTallTilesUsesTheInt8ContainerWithTheSameResults) {
+  ConvCase c;
+  c.N = 1, c.H = 12, c.W = 12, c.p = make(64, 80, 3, 1, 1), c.bits = 4, c.za = 3, c.bias_f = true;
+  const Layer l = make_layer(c);
+  ConvWeights nibbles = l.weights(c), tall = l.weights(c), few = l.weights(c);
+  tall.rows_hint = int64_t{c.N} * c.H * c.W;  // 144 rows
+  few.rows_hint = 49;
+  const PackedConv a(c.p, nibbles), b(c.p, tall), d(c.p, few);
+  EXPECT_TRUE(a.int4());
+  EXPECT_TRUE(d.int4());
+  const bool panel_isa = gemm_config(active_isa(), true).panel_unpack != nullptr;
+  EXPECT_EQ(b.int4(), !panel_isa) << b.kernel_name();
+  if (panel_isa) {
+    EXPECT_GT(b.packed_bytes(), a.packed_bytes());
+  }
+  std::vector<int32_t> bias;
+  EXPECT_EQ(b.unpack(&bias), l.wei);
+  const size_t out = size_t(144) * c.p.OC;
+  RequantU8 q{l.scale.data(), l.fbias.data(), 7, 0, 255};
+  std::vector<uint8_t> ya(out), yb(out), want(out);
+  a.run(l.src.data(), c.N, c.H, c.W, ya.data(), q);
+  b.run(l.src.data(), c.N, c.H, c.W, yb.data(), q);
+  conv_reference(c.p, nibbles, l.src.data(), c.N, c.H, c.W, want.data(), q);
+  EXPECT_EQ(ya, want);
+  EXPECT_EQ(yb, want);
+}
+
 TEST(Conv, BadInputsThrowClearErrors) {
   ConvCase c;
   c.p = make(8, 8, 3);
