@@ -22,13 +22,20 @@ struct WorkSplit {
 
 // Work items (group, M chunk, OC range) for `threads` threads: M chunks of at most
 // mc_max rows and equal size; with several threads at least ~4 items per thread
-// (splitting OC when there are few M chunks, into ranges of equal size where
-// nchunks allows) and an item count that is a multiple of the thread count, so
-// no thread idles at the end of a layer (e.g. 56x56 with 7 chunks ran 4 + 3).
+// (more M chunks first, then OC ranges of equal size where nchunks allows) and an
+// item count that is a multiple of the thread count, so no thread idles at the
+// end of a layer (e.g. 56x56 with 7 chunks ran 4 + 3).
 WorkSplit balanced_split(int64_t M, int64_t mr, int64_t mc_max, int64_t groups, int64_t nchunks, int threads) {
   const int64_t max_mchunks = (M + mr - 1) / mr;
   int64_t mchunks = (M + mc_max - 1) / mc_max, nsplit = 1;
   if (threads > 1) {
+    // Split M first, down to chunks of 8 row tiles: with static scheduling each
+    // thread then owns one contiguous range of output rows, which the next op
+    // (residual add, next conv) reads with the same split from its own cache.
+    // Split OC only when M is too short for that.
+    const int64_t m_room = std::max<int64_t>(1, M / (8 * mr));
+    if (groups * mchunks < 4 * threads)
+      mchunks = std::max(mchunks, std::min(m_room, (4 * threads + groups - 1) / groups));
     const int64_t items_m = groups * mchunks;
     if (items_m < 4 * threads) {
       const int64_t want = std::min<int64_t>(nchunks, (4 * threads + items_m - 1) / items_m);
@@ -69,7 +76,7 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
     for (int kw = 0; kw < p_.KW; ++kw)
       tap_offset[kh * p_.KW + kw] = (int64_t{kh} * p_.dilation_h * W + int64_t{kw} * p_.dilation_w) * p_.IC;
 
-#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
+#pragma omp parallel for schedule(static) if (threads > 1 && items > 1)  // contiguous rows per thread
   for (int64_t item = 0; item < items; ++item) {
     const int64_t split = item % nsplit, mi = (item / nsplit) % mchunks, g = item / nsplit / mchunks;
     const int64_t m0 = mi * mc, mcount = std::min(mc, M - m0);

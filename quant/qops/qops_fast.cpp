@@ -60,9 +60,11 @@ void for_chunks(int64_t total, F&& f) {
 }
 
 // Runs f(n, p0, len, tile...) per (image, pixel block) with per-thread tiles.
+// Small images (the 7x7 before global pooling) stay on one thread: their pixel
+// blocks are a few floats per channel row, so threads would share cache lines.
 template <class F>
 void for_pixel_blocks(const Blocking& b, F&& f) {
-#pragma omp parallel if (b.N * b.C * b.HW > kParallelMin)
+#pragma omp parallel if (b.N * b.C * b.HW > kParallelMin && b.HW >= 256)
   {
     alignas(64) float tile[2][kTileFloats];
 #pragma omp for schedule(static)
