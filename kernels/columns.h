@@ -1,5 +1,5 @@
 // Vectorized helpers of the column-window convolution driver
-// (kernels/conv_segmented.cpp). Internal to kernels/.
+// (kernels/conv_columns.cpp). Internal to kernels/.
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,7 @@
 // per-thread scratch. The drivers live in their own files:
 //   kernels/conv_gemm.cpp       GEMM path (1x1 in place, indirect GEMM, im2col tiles)
 //   kernels/conv_dw.cpp         depthwise path
-//   kernels/conv_segmented.cpp  column-window GEMM (few input channels: the stem)
+//   kernels/conv_columns.cpp    column-window GEMM (few input channels: the stem)
 #include "kernels/conv.h"
 
 #include <omp.h>
@@ -65,7 +65,7 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   } else {
     gemm_ = &gemm_config(isa, int4_);
     rowsum_ = &rowsum_kernels(isa);
-    segmented_ = gemm_->igemm != nullptr && p.groups == 1 && p.dilation_w == 1 && icg_ % gemm_->kr != 0 &&
+    column_window_ = gemm_->igemm != nullptr && p.groups == 1 && p.dilation_w == 1 && icg_ % gemm_->kr != 0 &&
                  p.KH * p.KW > 1;
     kp_ = static_cast<int>(gemm_padded_k(gemm_->layout, k_));
     block_bytes_ = gemm_block_bytes(gemm_->layout, k_);
@@ -77,8 +77,8 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
   uint8_t* dst = packed_.data() + packed_offset_;
   if (depthwise_) {
     pack_dw_weights(dw_->layout, p.OC, p.KH, p.KW, w.wei, w.bias, za_, dst);
-  } else if (segmented_) {
-    std::vector<int8_t> wcol(size_t(p.OC) * k_);  // K order (kw, kh, c): see conv_segmented.cpp
+  } else if (column_window_) {
+    std::vector<int8_t> wcol(size_t(p.OC) * k_);  // K order (kw, kh, c): see conv_columns.cpp
     for (int oc = 0; oc < p.OC; ++oc)
       for (int kh = 0; kh < p.KH; ++kh)
         for (int kw = 0; kw < p.KW; ++kw)
@@ -97,7 +97,7 @@ std::vector<int8_t> PackedConv::unpack(std::vector<int32_t>* bias) const {
   std::vector<int32_t> b(p_.OC);
   if (depthwise_) {
     unpack_dw_weights(dw_->layout, p_.OC, p_.KH, p_.KW, packed(), za_, wei.data(), b.data());
-  } else if (segmented_) {
+  } else if (column_window_) {
     std::vector<int8_t> wcol(size_t(p_.OC) * k_);  // K order (kw, kh, c)
     unpack_gemm_weights(gemm_->layout, p_.OC, k_, packed(), za_, wcol.data(), b.data());
     for (int oc = 0; oc < p_.OC; ++oc)
@@ -145,8 +145,8 @@ void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, Ge
   ep.wei_zp = wei_zp_.empty() ? nullptr : wei_zp_.data();
   if (depthwise_)
     run_dw(src, N, H, W, dst, ep);
-  else if (segmented_)
-    run_segmented(src, N, H, W, dst, ep);
+  else if (column_window_)
+    run_columns(src, N, H, W, dst, ep);
   else
     run_gemm(src, N, H, W, dst, ep);
 }

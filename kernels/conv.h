@@ -102,7 +102,7 @@ class PackedConv {
   void run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep) const;
   void run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
   void run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
-  void run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
+  void run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
   const uint8_t* unpack_panel(const GemmConfig& cfg, Scratch& s, const uint8_t* w, size_t nblocks,
                               size_t* block_bytes) const;
 
@@ -112,9 +112,9 @@ class PackedConv {
   int32_t za_ = 0;
   int icg_ = 0, ocg_ = 0, k_ = 0, kp_ = 0;  // per group: IC, OC, K = KH*KW*ICg, padded K
   // Column-window GEMM (groups == 1, dilation_w == 1, IC not a multiple of the K
-  // block, e.g. the 3-channel stem; kernels/conv_segmented.cpp): weights packed
+  // block, e.g. the 3-channel stem; kernels/conv_columns.cpp): weights packed
   // with K ordered (kw, kh, c), run on per-output-row columns of KH*IC bytes.
-  bool segmented_ = false;
+  bool column_window_ = false;
   size_t block_bytes_ = 0, group_bytes_ = 0;
   const GemmConfig* gemm_ = nullptr;
   const DwConfig* dw_ = nullptr;

@@ -56,7 +56,7 @@ void build_columns(const uint8_t* const* rows, int KH, int IC, int W, int pad_le
 
 }  // namespace
 
-void PackedConv::run_segmented(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+void PackedConv::run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
   const GemmConfig& cfg = *gemm_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
   const size_t esz_d = ep.f32_out ? 4 : 1;
