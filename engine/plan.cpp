@@ -370,8 +370,9 @@ void Plan::plan_memory(bool reuse) {
         slots[slot_of[v]].free = true;
   }
 
+  auto slot_alloc_bytes = [](const Slot& slot) { return (slot.bytes + 63) / 64 * 64 + 64; };
   size_t total = 0;  // the arena plus the private buffers of inputs / outputs
-  for (const Slot& slot : slots) total += (slot.bytes + 63) / 64 * 64 + 64;
+  for (const Slot& slot : slots) total += slot_alloc_bytes(slot);
   for (size_t v = 0; v < nv; ++v)
     if (slot_of[v] < 0 && !graph_.values[v].is_constant() && graph_.values[v].has_shape) total += bytes_of(static_cast<int>(v));
   std::string input_shapes;
@@ -383,7 +384,7 @@ void Plan::plan_memory(bool reuse) {
   arena_bytes_ = 0;
   std::vector<std::shared_ptr<std::byte[]>> slot_memory(slots.size());
   for (size_t s = 0; s < slots.size(); ++s) {
-    size_t bytes = (slots[s].bytes + 63) / 64 * 64 + 64;
+    const size_t bytes = slot_alloc_bytes(slots[s]);
     auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
     if (!p) throw Error(ErrorCode::kLimit, "out of memory planning activation buffers");
     std::memset(p, 0, bytes);

@@ -69,19 +69,16 @@ float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a
   // A normal scale and reciprocal keep v * inv finite wherever v / scale is (no 0 * inf).
   if (!a.u8 || !b.u8 || !std::isnormal(o.scale) || !std::isnormal(inv)) return 0.f;
   constexpr size_t kPairs = 256 * 256;
-  static const std::vector<uint8_t> codes_a = [] {  // a = i / 256, b = i % 256
-    std::vector<uint8_t> v(kPairs);
-    for (size_t i = 0; i < kPairs; ++i) v[i] = static_cast<uint8_t>(i / 256);
-    return v;
-  }();
-  static const std::vector<uint8_t> codes_b = [] {
-    std::vector<uint8_t> v(kPairs);
-    for (size_t i = 0; i < kPairs; ++i) v[i] = static_cast<uint8_t>(i % 256);
-    return v;
-  }();
+  struct AllPairs {  // every pair of codes: a = i / 256, b = i % 256
+    uint8_t a[kPairs], b[kPairs];
+    AllPairs() {
+      for (size_t i = 0; i < kPairs; ++i) a[i] = static_cast<uint8_t>(i / 256), b[i] = static_cast<uint8_t>(i % 256);
+    }
+  };
+  static const AllPairs pairs;
   QAddOperand xa = a, xb = b;
-  xa.data = codes_a.data();
-  xb.data = codes_b.data();
+  xa.data = pairs.a;
+  xb.data = pairs.b;
   QuantizeOut divide = o, multiply = o;
   divide.inv_scale = 0.f;
   multiply.inv_scale = inv;

@@ -11,17 +11,15 @@ namespace {
 
 inline __mmask16 mask16(size_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1); }
 
-// kInv: t = v * inv_scale (qadd's verified fast path) instead of v / scale.
-template <bool kInv = false>
 struct QuantVec {
-  __m512 scale, inv, lo, hi, magic;
+  __m512 scale, lo, hi, magic;
   __m512i zp;
   explicit QuantVec(const QuantizeOut& o)
-      : scale(_mm512_set1_ps(o.scale)), inv(_mm512_set1_ps(o.inv_scale)), lo(_mm512_set1_ps(o.lo)),
-        hi(_mm512_set1_ps(o.hi)), magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
+      : scale(_mm512_set1_ps(o.scale)), lo(_mm512_set1_ps(o.lo)), hi(_mm512_set1_ps(o.hi)),
+        magic(_mm512_set1_ps(12582912.0f)), zp(_mm512_set1_epi32(o.zp)) {}
   // int32 codes (before the narrowing to the low byte) of 16 values.
   __m512i codes(__m512 v) const {
-    __m512 t = kInv ? _mm512_mul_ps(v, inv) : _mm512_div_ps(v, scale);
+    __m512 t = _mm512_div_ps(v, scale);
     t = _mm512_max_ps(lo, t);  // lo > t ? lo : t
     t = _mm512_min_ps(hi, t);  // hi < t ? hi : t
     t = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
@@ -38,7 +36,7 @@ inline __m512 dequantize16(const uint8_t* src, __mmask16 m, __m512 scale, __m512
 }
 
 void quantize_avx512(const float* src, uint8_t* dst, size_t n, const QuantizeOut& o) {
-  const QuantVec<> qv(o);
+  const QuantVec qv(o);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 m = mask16(n - i);
     qv.store(_mm512_maskz_loadu_ps(m, src + i), dst + i, m);
@@ -67,11 +65,12 @@ struct Operand {
   }
 };
 
-template <bool kAU8, bool kBU8, bool kInv = false>
+// At least one f32 operand (two u8 operands take qadd_u8u8).
+template <bool kAU8, bool kBU8>
 void qadd_impl(const QAddOperand& a_, const QAddOperand& b_, uint8_t* dst, size_t n, const QuantizeOut& o) {
   const Operand<kAU8> a(a_);
   const Operand<kBU8> b(b_);
-  const QuantVec<kInv> qv(o);
+  const QuantVec qv(o);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 m = mask16(n - i);
     qv.store(_mm512_add_ps(a.load(i, m), b.load(i, m)), dst + i, m);
@@ -95,10 +94,7 @@ void qadd_u8u8(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_t 
   const bool lower_clamp = o.lo != -static_cast<float>(o.zp);
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   auto codes16 = [&](size_t i, __mmask16 m) {
-    const __m512i qa = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, pa + i));
-    const __m512i qb = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, pb + i));
-    const __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qa, za)), sa),
-                                   _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qb, zb)), sb));
+    const __m512 x = _mm512_add_ps(dequantize16(pa + i, m, sa, za), dequantize16(pb + i, m, sb, zb));
     __m512 t = kInv ? _mm512_mul_ps(x, scale) : _mm512_div_ps(x, scale);
     if (lower_clamp) t = _mm512_max_ps(lo, t);
     t = _mm512_min_ps(hi, t);
@@ -126,7 +122,7 @@ void qadd_avx512(const QAddOperand& a, const QAddOperand& b, uint8_t* dst, size_
 // byte, as the formula's truncating conversion does), then the three 16-byte rows
 // interleaved into 48 bytes by byte shuffles (a -1 index gives 0) and ORs.
 void quantize_interleave3_avx512(const float* const planes[3], uint8_t* dst, size_t n, const QuantizeOut& o) {
-  const QuantVec<> qv(o);
+  const QuantVec qv(o);
   // sel[j][c]: output bytes 16j..16j+15 that come from plane c (the byte's pixel index, or -1).
   alignas(16) int8_t sel[3][3][16];
   for (int j = 0; j < 3; ++j)

@@ -161,15 +161,8 @@ class QAddKernel final : public OpKernel {
  public:
   QAddKernel(const Node& node, const ElementwiseKernels& k)
       : k_(k), o_(quantize_out(quant_attrs(node))), x_{qadd_input_attrs(node, 0), qadd_input_attrs(node, 1)} {
-    if (x_[0].layout == 1 && x_[1].layout == 1) {  // two u8 operands: multiply by 1/scale where exact
-      QAddOperand a, b;
-      a.u8 = b.u8 = true;
-      a.scale = x_[0].scale;
-      a.zp = x_[0].zero_point;
-      b.scale = x_[1].scale;
-      b.zp = x_[1].zero_point;
-      o_.inv_scale = qadd_verified_reciprocal(k_, a, b, o_);
-    }
+    if (x_[0].layout == 1 && x_[1].layout == 1)  // two u8 operands: multiply by 1/scale where exact
+      o_.inv_scale = qadd_verified_reciprocal(k_, operand_grid(0), operand_grid(1), o_);
   }
   void run(In in, Out out) override {
     const Shape& ys = out[0]->shape();
@@ -177,10 +170,7 @@ class QAddKernel final : public OpKernel {
     uint8_t* dst = out[0]->data<uint8_t>();
     // Operand i at NHWC element offset `off` (NHWC layouts only).
     auto operand = [&](int i, int64_t off) {
-      QAddOperand x;
-      x.u8 = x_[i].layout == 1;
-      x.scale = x_[i].scale;
-      x.zp = x_[i].zero_point;
+      QAddOperand x = operand_grid(i);
       x.data = x.u8 ? static_cast<const void*>(in[i]->data<uint8_t>() + off)
                     : static_cast<const void*>(in[i]->data<float>() + off);
       return x;
@@ -227,6 +217,15 @@ class QAddKernel final : public OpKernel {
   std::string impl_name() const override { return std::string("lapq-simd:") + k_.name; }
 
  private:
+  // Operand i's kind, scale and zero point (no data yet).
+  QAddOperand operand_grid(int i) const {
+    QAddOperand x;
+    x.u8 = x_[i].layout == 1;
+    x.scale = x_[i].scale;
+    x.zp = x_[i].zero_point;
+    return x;
+  }
+
   const ElementwiseKernels& k_;
   QuantizeOut o_;
   QAddInputAttrs x_[2];

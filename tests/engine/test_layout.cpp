@@ -18,6 +18,7 @@
 
 #include "engine/passes/layout.h"
 #include "engine/plan.h"
+#include "tests/engine/graph_builder.h"
 #include "tests/engine/test_onednn_util.h"
 
 namespace lapq {
@@ -27,15 +28,10 @@ using test::abs_of;
 using test::random_tensor;
 
 // Builds small CNNs node by node (random weights, NCHW as in ONNX).
-class NetBuilder {
+class NetBuilder : public test::GraphBuilder {
  public:
-  explicit NetBuilder(Shape input, uint32_t seed = 1) : rng_(seed) {
-    Value v;
-    v.name = "input";
-    v.shape = std::move(input);
-    v.has_shape = true;
-    const int id = g.add_value(std::move(v));
-    g.inputs.push_back(id);
+  explicit NetBuilder(Shape shape, uint32_t seed = 1) : rng_(seed) {
+    const int id = input(std::move(shape));
     channels_[id] = g.values[id].shape[1];
   }
 
@@ -100,29 +96,7 @@ class NetBuilder {
   }
   void output(int v) { g.outputs.push_back(v); }
 
-  Graph g;
-
  private:
-  int constant(Tensor t) {
-    Value v;
-    v.name = "c" + std::to_string(g.values.size());
-    v.constant = std::move(t);
-    return g.add_value(std::move(v));
-  }
-  int node(const std::string& op, std::vector<int> in, Attributes a, FusedActivation act = {}) {
-    Value out;
-    out.name = op + std::to_string(g.nodes.size());
-    const int y = g.add_value(std::move(out));
-    Node n;
-    n.op = op;
-    n.name = op + "_" + std::to_string(g.nodes.size());
-    n.inputs = std::move(in);
-    n.outputs = {y};
-    n.attrs = std::move(a);
-    n.activation = act;
-    g.add_node(std::move(n));
-    return y;
-  }
   int keep_c(int y, int x) {
     if (channels_.count(x)) channels_[y] = channels_.at(x);
     return y;

@@ -18,6 +18,7 @@
 
 #include "engine/passes/residual_fusion.h"
 #include "engine/plan.h"
+#include "tests/engine/graph_builder.h"
 #include "tests/engine/test_onednn_util.h"
 
 namespace lapq {
@@ -28,14 +29,8 @@ using test::random_tensor;
 using Kind = FusedActivation::Kind;
 
 // A small graph: input (N, C, H, W), convolutions and Adds appended in order.
-struct Builder {
-  explicit Builder(Shape input, uint32_t seed = 7) : rng(seed) {
-    Value v;
-    v.name = "input";
-    v.shape = std::move(input);
-    v.has_shape = true;
-    g.inputs.push_back(g.add_value(std::move(v)));
-  }
+struct Builder : test::GraphBuilder {
+  explicit Builder(Shape shape, uint32_t seed = 7) : rng(seed) { input(std::move(shape)); }
   int conv(int x, int64_t c, int64_t k, FusedActivation act = {}, int64_t stride = 1) {
     const float scale = 1.f / std::sqrt(static_cast<float>(c * k * k));
     Attributes a;
@@ -48,26 +43,6 @@ struct Builder {
   }
   int add(int a, int b, FusedActivation act = {}) { return node("Add", {a, b}, {}, act); }
   int relu(int x) { return node("Relu", {x}, {}); }
-  int node(const std::string& op, std::vector<int> in, Attributes a, FusedActivation act = {}) {
-    Value out;
-    out.name = op + std::to_string(g.nodes.size());
-    const int y = g.add_value(std::move(out));
-    Node n;
-    n.op = op;
-    n.name = op + "_" + std::to_string(g.nodes.size());
-    n.inputs = std::move(in);
-    n.outputs = {y};
-    n.attrs = std::move(a);
-    n.activation = act;
-    g.add_node(std::move(n));
-    return y;
-  }
-  int constant(Tensor t) {
-    Value v;
-    v.name = "c" + std::to_string(g.values.size());
-    v.constant = std::move(t);
-    return g.add_value(std::move(v));
-  }
   // Shapes inferred, as the Plan has them.
   Graph finish(std::vector<int> outputs) {
     g.outputs = std::move(outputs);
@@ -75,7 +50,6 @@ struct Builder {
     infer_shapes(g, {g.values[g.inputs[0]].shape});
     return g;
   }
-  Graph g;
   std::mt19937 rng;
 };
 
