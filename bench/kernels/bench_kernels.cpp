@@ -74,6 +74,12 @@ const std::vector<Layer>& layers() {
       {"mobilenetv2", "dw3x3_144_56", 56, 56, cp(144, 144, 3, 1, 1, 144)},
       {"mobilenetv2", "dw3x3_384_14", 14, 14, cp(384, 384, 3, 1, 1, 384)},
       {"mobilenetv2", "dw3x3_960_7", 7, 7, cp(960, 960, 3, 1, 1, 960)},
+      // The other MobileNetV2 depthwise shapes (every one of the network's 17 is one of these ten).
+      {"mobilenetv2", "dw3x3s2_144_56", 56, 56, cp(144, 144, 3, 2, 1, 144)},
+      {"mobilenetv2", "dw3x3_192_28", 28, 28, cp(192, 192, 3, 1, 1, 192)},
+      {"mobilenetv2", "dw3x3s2_192_28", 28, 28, cp(192, 192, 3, 2, 1, 192)},
+      {"mobilenetv2", "dw3x3_576_14", 14, 14, cp(576, 576, 3, 1, 1, 576)},
+      {"mobilenetv2", "dw3x3s2_576_14", 14, 14, cp(576, 576, 3, 2, 1, 576)},
       {"mobilenetv2", "1x1_16_96_112", 112, 112, cp(16, 96, 1, 1, 0)},
       {"mobilenetv2", "1x1_144_24_56", 56, 56, cp(144, 24, 1, 1, 0)},
       {"mobilenetv2", "1x1_384_64_14", 14, 14, cp(384, 64, 1, 1, 0)},
