@@ -135,6 +135,28 @@ struct ColSrc {
   }
 };
 
+// ColSrc with the edge tests hoisted out of the column loops, for steps whose
+// columns all lie inside the image (inside()): the pixel of window row r and
+// column col is base[r] + col * step[r], step 0 and the za pixel for a row outside
+// the image (unsigned wrap-around arithmetic; the result is always in range).
+// Phase 1 spent about as long in ColSrc's per-load branches as in its shuffles.
+struct FastCols {
+  uintptr_t base[68];
+  size_t step[68];
+  size_t lo, hi;  // columns [lo, hi) lie inside the image
+  FastCols(const ColSrc& s, size_t nrows) : lo(s.pad_left), hi(s.pad_left + s.in_w) {
+    for (size_t r = 0; r < nrows; ++r) {
+      step[r] = s.rows[r] ? s.channels : 0;
+      base[r] = s.rows[r] ? reinterpret_cast<uintptr_t>(s.rows[r]) - s.pad_left * s.channels
+                          : reinterpret_cast<uintptr_t>(s.zero);
+    }
+  }
+  bool inside(size_t first, size_t last) const { return first >= lo && last < hi; }
+  const uint8_t* operator()(size_t r, size_t col) const {
+    return reinterpret_cast<const uint8_t*>(base[r] + col * step[r]);
+  }
+};
+
 // Interleaved columns per chunk of outputs (u8s8_dwconv_c64t4__avx512vnni): 64
 // columns (16 KiB for KH <= 4) plus the input lines they read stay in L1 while
 // every 64-channel block of the chunk runs (measured: ~10-15 % faster than whole
@@ -173,15 +195,18 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
   const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
   // Interleaves column col: x[(col * khb + hb) * 4 + i].
-  auto interleave_col = [&](size_t col) {
+  const FastCols fast(src, khp);
+  auto interleave_col = [&](size_t col, const auto& px) __attribute__((always_inline)) {
     for (size_t hb = 0; hb < khb; ++hb) {
       const size_t r = hb * 4, wc = col0 + col;
-      const __m512i t3 = r + 3 < kh ? load(src(r + 3, wc)) : zrow;  // KH = 3: za row
+      const __m512i t3 = r + 3 < kh ? load(px(r + 3, wc)) : zrow;  // KH = 3: za row
       __m512i* xo = x + (col * khb + hb) * 4;
-      interleave4(load(src(r, wc)), load(src(r + 1, wc)), load(src(r + 2, wc)), t3, xo, xo + 1, xo + 2, xo + 3);
+      interleave4(load(px(r, wc)), load(px(r + 1, wc)), load(px(r + 2, wc)), t3, xo, xo + 1, xo + 2, xo + 3);
     }
   };
-  for (size_t col = 0; col < ncols; ++col) interleave_col(col);
+  for (size_t col = 0; col < ncols; ++col) {
+    if (fast.inside(col0 + col, col0 + col)) interleave_col(col, fast); else interleave_col(col, src);
+  }
   // Epilogue constants in lane order, once per block.
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
@@ -277,15 +302,22 @@ void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, si
   const size_t na = (ncols + 1) / 2, nb = (ow_count + 1) / 2;
   __m512i* xa = x;           // A(2k): xa[4k + i]
   __m512i* xb = x + 4 * na;  // B(p):  xb[4p + i]
-  for (size_t k = 0; k < na; ++k) {
+  const FastCols fast(src, 3);
+  auto group_a = [&](size_t k, const auto& px) __attribute__((always_inline)) {
     const size_t col = col0 + 2 * k;
-    interleave4(load(src(0, col)), load(src(1, col)), load(src(2, col)), load(src(0, col + 1)), xa + 4 * k,
+    interleave4(load(px(0, col)), load(px(1, col)), load(px(2, col)), load(px(0, col + 1)), xa + 4 * k,
                 xa + 4 * k + 1, xa + 4 * k + 2, xa + 4 * k + 3);
+  };
+  for (size_t k = 0; k < na; ++k) {
+    if (fast.inside(col0 + 2 * k, col0 + 2 * k + 1)) group_a(k, fast); else group_a(k, src);
   }
-  for (size_t p = 0; p < nb; ++p) {
+  auto group_b = [&](size_t p, const auto& px) __attribute__((always_inline)) {
     const size_t c1 = col0 + 4 * p + 1, c3 = c1 + 2;  // c3 may lie past the window: weight 0
-    interleave4(load(src(1, c1)), load(src(2, c1)), load(src(1, c3)), load(src(2, c3)), xb + 4 * p, xb + 4 * p + 1,
+    interleave4(load(px(1, c1)), load(px(2, c1)), load(px(1, c3)), load(px(2, c3)), xb + 4 * p, xb + 4 * p + 1,
                 xb + 4 * p + 2, xb + 4 * p + 3);
+  };
+  for (size_t p = 0; p < nb; ++p) {
+    if (fast.inside(col0 + 4 * p + 1, col0 + 4 * p + 3)) group_b(p, fast); else group_b(p, src);
   }
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
@@ -403,20 +435,24 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
   };
   const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
   // Phase 1.
+  const FastCols fast(src, khp);
   for (size_t ph = 0; ph < S && ph < ncols; ++ph) {
     const size_t n = (ncols - ph + S - 1) / S;  // columns of this phase
-    for (size_t s = 0; s < n; s += 2) {
-      const size_t c0 = col0 + ph + s * S, c1 = s + 1 < n ? c0 + S : c0;
+    auto pair = [&](size_t s, size_t c0, size_t c1, const auto& px) __attribute__((always_inline)) {
       for (size_t hb = 0; hb < khb; ++hb) {
         const size_t r = hb * 4;
-        const __m512i t3 = r + 3 < kh ? load2(src(r + 3, c0), src(r + 3, c1)) : zrow;
+        const __m512i t3 = r + 3 < kh ? load2(px(r + 3, c0), px(r + 3, c1)) : zrow;
         __m256i* xo = xu + (hb * 4 * S + ph) * ns + s;
         const size_t vi = S * ns;  // units between vectors i and i+1
-        interleave4(load2(src(r, c0), src(r, c1)), load2(src(r + 1, c0), src(r + 1, c1)),
-                    load2(src(r + 2, c0), src(r + 2, c1)), t3,
+        interleave4(load2(px(r, c0), px(r, c1)), load2(px(r + 1, c0), px(r + 1, c1)),
+                    load2(px(r + 2, c0), px(r + 2, c1)), t3,
                     reinterpret_cast<__m512i*>(xo), reinterpret_cast<__m512i*>(xo + vi),
                     reinterpret_cast<__m512i*>(xo + 2 * vi), reinterpret_cast<__m512i*>(xo + 3 * vi));
       }
+    };
+    for (size_t s = 0; s < n; s += 2) {
+      const size_t c0 = col0 + ph + s * S, c1 = s + 1 < n ? c0 + S : c0;
+      if (fast.inside(c0, c1)) pair(s, c0, c1, fast); else pair(s, c0, c1, src);
     }
   }
   Epi k = make_epi(e);
@@ -490,21 +526,28 @@ void block32x2_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, 
   const size_t na2 = (na + 1) / 2 * 2 + 2, nb2 = (nb + 1) / 2 * 2;  // even: 64-byte aligned unit pairs
   auto* xa = reinterpret_cast<__m256i*>(x);
   __m256i* xb = xa + 4 * na2;
-  for (size_t k = 0; k < na; k += 2) {
+  const FastCols fast(src, 3);
+  auto group_a = [&](size_t k, const auto& px) __attribute__((always_inline)) {
     const size_t e0 = col0 + 2 * k, e1 = e0 + 2;  // e1 may lie past the window: never used with weight
     __m256i* xo = xa + k;
-    interleave4(load2(src(0, e0), src(0, e1)), load2(src(1, e0), src(1, e1)), load2(src(2, e0), src(2, e1)),
-                load2(src(0, e0 + 1), src(0, e1 + 1)), reinterpret_cast<__m512i*>(xo),
+    interleave4(load2(px(0, e0), px(0, e1)), load2(px(1, e0), px(1, e1)), load2(px(2, e0), px(2, e1)),
+                load2(px(0, e0 + 1), px(0, e1 + 1)), reinterpret_cast<__m512i*>(xo),
                 reinterpret_cast<__m512i*>(xo + na2), reinterpret_cast<__m512i*>(xo + 2 * na2),
                 reinterpret_cast<__m512i*>(xo + 3 * na2));
+  };
+  for (size_t k = 0; k < na; k += 2) {
+    if (fast.inside(col0 + 2 * k, col0 + 2 * k + 3)) group_a(k, fast); else group_a(k, src);
   }
-  for (size_t p = 0; p < nb; p += 2) {
+  auto group_b = [&](size_t p, const auto& px) __attribute__((always_inline)) {
     const size_t a1 = col0 + 4 * p + 1, b1 = a1 + 4;  // columns 4p+1 (+2) and 4(p+1)+1 (+2)
     __m256i* xo = xb + p;
-    interleave4(load2(src(1, a1), src(1, b1)), load2(src(2, a1), src(2, b1)), load2(src(1, a1 + 2), src(1, b1 + 2)),
-                load2(src(2, a1 + 2), src(2, b1 + 2)), reinterpret_cast<__m512i*>(xo),
+    interleave4(load2(px(1, a1), px(1, b1)), load2(px(2, a1), px(2, b1)), load2(px(1, a1 + 2), px(1, b1 + 2)),
+                load2(px(2, a1 + 2), px(2, b1 + 2)), reinterpret_cast<__m512i*>(xo),
                 reinterpret_cast<__m512i*>(xo + nb2), reinterpret_cast<__m512i*>(xo + 2 * nb2),
                 reinterpret_cast<__m512i*>(xo + 3 * nb2));
+  };
+  for (size_t p = 0; p < nb; p += 2) {
+    if (fast.inside(col0 + 4 * p + 1, col0 + 4 * p + 7)) group_b(p, fast); else group_b(p, src);
   }
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
