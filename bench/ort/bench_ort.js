@@ -2,6 +2,12 @@
 // warmup, then N timed runs; prints one JSON line {model, threads, shape, median_ms, p90_ms, runs}.
 //
 //   node bench/ort/bench_ort.js --model M.onnx --shape 1,3,224,224 [--threads 1] [--runs 20] [--warmup 3]
+//                               [--profile PREFIX]
+//
+// --profile PREFIX: ORT's profiler on (enableProfiling; it writes PREFIX_<date>.json) and a
+// per-node table on stderr: each node's median kernel time over the timed runs (warmup runs
+// dropped), its op and share of the sum, in execution order (compare with
+// `lapq bench --per-layer`). The profiler adds overhead: time without it.
 //
 // onnxruntime-node is resolved from ORT_NODE_MODULES (default build/ort/node_modules,
 // where bench/compare_ort.sh installs it).
@@ -9,7 +15,7 @@
 const path = require('path');
 
 function parseArgs(argv) {
-  const a = { threads: 1, runs: 20, warmup: 3, shape: '1,3,224,224' };
+  const a = { threads: 1, runs: 20, warmup: 3, shape: '1,3,224,224', profile: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in a) && k !== 'model') throw new Error(`unknown option ${argv[i]}`);
@@ -28,6 +34,32 @@ function quantile(sorted, q) {  // nearest rank
   return sorted[rank - 1];
 }
 
+function median(v) {
+  const s = [...v].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+// Per-node table from ORT's profile file (Chrome trace JSON: one "Node" event named
+// <node>_kernel_time per node and run, dur in microseconds).
+function printProfile(file, a) {
+  const fs = require('fs');
+  const events = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const nodes = new Map();  // node name -> {op, provider, durs[]}, in first-seen (execution) order
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    if (!nodes.has(name)) nodes.set(name, { op: e.args.op_name, provider: e.args.provider, durs: [] });
+    nodes.get(name).durs.push(e.dur);
+  }
+  const rows = [];
+  for (const [name, n] of nodes) rows.push({ name, op: n.op, us: median(n.durs.slice(a.warmup)) });
+  const total = rows.reduce((t, r) => t + r.us, 0);
+  process.stderr.write(`ORT profile ${file}: ${rows.length} nodes, sum of medians ${(total / 1000).toFixed(3)} ms\n`);
+  for (const r of rows)
+    process.stderr.write(`${(r.us / 1000).toFixed(3).padStart(8)} ms ${(100 * r.us / total).toFixed(1).padStart(5)} %  ` +
+                         `${r.op.padEnd(18)} ${r.name}\n`);
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const modules = process.env.ORT_NODE_MODULES || path.join(__dirname, '..', '..', 'build', 'ort', 'node_modules');
@@ -37,6 +69,7 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(a.profile ? { enableProfiling: true, profileFilePrefix: a.profile } : {}),
   });
   const n = a.shape.reduce((x, y) => x * y, 1);
   const data = new Float32Array(n);
@@ -53,10 +86,18 @@ async function main() {
     await session.run(feeds);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  if (a.profile) {
+    session.endProfiling();  // writes PREFIX_<date>.json; onnxruntime-node returns no file name
+    const fs = require('fs');
+    const dir = path.dirname(path.resolve(a.profile)), base = path.basename(a.profile) + '_';
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith(base) && f.endsWith('.json'))
+                    .map((f) => path.join(dir, f)).sort((x, y) => fs.statSync(y).mtimeMs - fs.statSync(x).mtimeMs);
+    if (!files.length) throw new Error(`no profile file ${a.profile}_*.json`);
+    printProfile(files[0], a);
+  }
   ms.sort((x, y) => x - y);
-  const median = ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2;
   console.log(JSON.stringify({ model: path.basename(a.model), threads: a.threads, shape: a.shape,
-                               median_ms: median, p90_ms: quantile(ms, 0.9), runs: ms.length }));
+                               median_ms: median(ms), p90_ms: quantile(ms, 0.9), runs: ms.length }));
 }
 
 main().catch((e) => { console.error(`bench_ort: ${e.message}`); process.exit(1); });

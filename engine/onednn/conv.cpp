@@ -6,6 +6,7 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/exec.h"
+#include "engine/onednn/weight_memory.h"
 #include "engine/onednn/window.h"
 
 namespace lapq::onednn {
@@ -173,7 +174,8 @@ class ConvKernel final : public OpKernel {
     // Weights: plain (g)oihw -> the primitive's format, once.
     const dnnl::memory::desc wei_user_md(wei_dims, dt::f32, s.groups == 1 ? tag::oihw : tag::goihw);
     dnnl::memory wei_user(wei_user_md, eng, const_cast<float*>(wei));
-    wei_ = dnnl::memory(pd.weights_desc(), eng);
+    wei_buf_ = WeightBuffer::allocate(pd.weights_desc().get_size());
+    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.data());
     dnnl::reorder(wei_user, wei_).execute(cpu_stream(), wei_user, wei_);
     cpu_stream().wait();
     if (s.has_bias) {
@@ -246,6 +248,7 @@ class ConvKernel final : public OpKernel {
   dnnl::convolution_forward conv_;
   dnnl::reorder to_native_, from_native_;  // empty when the primitive takes NCHW
   BoundMemory src_user_, dst_user_, src_, dst_, scratch_;
+  WeightBuffer wei_buf_;  // wei_'s data (huge pages, weight_memory.h)
   dnnl::memory wei_, bias_;
   size_t workspace_bytes_ = 0;
   std::string name_;

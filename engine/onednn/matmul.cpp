@@ -4,6 +4,7 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/exec.h"
+#include "engine/onednn/weight_memory.h"
 
 namespace lapq::onednn {
 
@@ -43,7 +44,8 @@ class MatmulKernel final : public OpKernel {
       wei = scaled.data();
     }
     dnnl::memory wei_user({{K, N}, dt::f32, trans_wei ? tag::ba : tag::ab}, eng, const_cast<float*>(wei));
-    wei_ = dnnl::memory(pd.weights_desc(), eng);
+    wei_buf_ = WeightBuffer::allocate(pd.weights_desc().get_size());
+    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.data());
     dnnl::reorder(wei_user, wei_).execute(cpu_stream(), wei_user, wei_);
     cpu_stream().wait();
     if (has_bias) {
@@ -76,6 +78,7 @@ class MatmulKernel final : public OpKernel {
  private:
   dnnl::matmul matmul_;
   BoundMemory src_, dst_, scratch_;
+  WeightBuffer wei_buf_;  // wei_'s data (huge pages, weight_memory.h)
   dnnl::memory wei_, bias_;
   size_t workspace_bytes_ = 0;
   std::string name_;
