@@ -1,8 +1,10 @@
 // GEMM convolution driver: M = N*OH*OW output pixels, K = KH*KW*IC/groups,
 // N = OC/groups. 1x1 / stride 1 / no padding (with K already padded) reads src
 // rows in place; K x K with whole K blocks per tap uses an indirection buffer
-// (tap pointers); everything else builds im2col tiles of at most ~256 KiB per
-// work item (never a full im2col copy). Work items = (group, M chunk, OC range).
+// (tap pointers; with groups = 1 and dilation_w = 1 one pointer per kernel row:
+// its KW taps are KW*IC contiguous bytes); everything else builds im2col tiles of
+// at most ~256 KiB per work item (never a full im2col copy). Work items = (group,
+// M chunk, OC range); each chunk runs in balanced row tiles.
 #include <omp.h>
 
 #include <algorithm>
@@ -59,7 +61,17 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
                       p_.pad_left == 0 && p_.pad_bottom == 0 && p_.pad_right == 0 && !cfg.a_u16 && kp_ == k_;
   // Indirect GEMM: tap pointers instead of an im2col copy (needs whole kr groups per tap).
   const bool indirect = !direct && cfg.igemm != nullptr && icg_ % cfg.kr == 0;
-  const size_t taps = size_t(p_.KH) * p_.KW;
+  // Kernel-row segments: with groups = 1 and dilation_w = 1 the KW taps of a kernel
+  // row are one run of KW*IC bytes in src (K is packed (kh, kw, c)), so a row needs
+  // KH pointers of KW*IC bytes instead of KH*KW of IC: a third of the pointer setup
+  // and of the per-tap loop restarts for 3x3. A window that crosses the left or
+  // right image edge gets its run assembled in scratch (za outside the image); a
+  // kernel row outside the image points at a run of za. (int8 layout only: the int4
+  // kernels unpack K in fixed chunks and keep per-tap segments.)
+  const bool rows_as_runs = indirect && p_.groups == 1 && p_.dilation_w == 1 && p_.KW > 1 &&
+                            cfg.layout == GemmLayout::n16c4_s8;
+  const size_t taps = rows_as_runs ? size_t(p_.KH) : size_t(p_.KH) * p_.KW;
+  const size_t seg = rows_as_runs ? size_t(p_.KW) * icg_ : size_t(icg_);  // bytes per pointer
   const bool need_rowsum = ep.wei_zp != nullptr;
   // M chunk: a tile of at most ~256 KiB (stays in L2 while the OC loop reuses it).
   const int64_t mr = cfg.mr;
@@ -71,10 +83,11 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   const int64_t mc = split.mc, mchunks = split.mchunks, nsplit = split.nsplit;
   const int64_t items = int64_t{p_.groups} * mchunks * nsplit;
   const uint8_t* wpk = packed();
-  std::vector<int64_t> tap_offset(taps);  // input offset of each tap from the window origin
+  std::vector<int64_t> tap_offset(taps);  // input offset of each tap (or kernel row) from the window origin
   for (int kh = 0; kh < p_.KH; ++kh)
-    for (int kw = 0; kw < p_.KW; ++kw)
-      tap_offset[kh * p_.KW + kw] = (int64_t{kh} * p_.dilation_h * W + int64_t{kw} * p_.dilation_w) * p_.IC;
+    for (int kw = 0; kw < (rows_as_runs ? 1 : p_.KW); ++kw)
+      tap_offset[rows_as_runs ? kh : kh * p_.KW + kw] =
+          (int64_t{kh} * p_.dilation_h * W + int64_t{kw} * p_.dilation_w) * p_.IC;
 
 #pragma omp parallel for schedule(static) if (threads > 1 && items > 1)  // contiguous rows per thread
   for (int64_t item = 0; item < items; ++item) {
@@ -88,23 +101,61 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       if (s.ptrs.size() < size_t(mcount) * taps) s.ptrs.resize(size_t(mcount) * taps);
       if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
       int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
-      for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
-        const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
-        const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
-        if (ih0 >= 0 && ih0 + (p_.KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + (p_.KW - 1) * p_.dilation_w < W) {
-          const uint8_t* base = src + ((n * H + ih0) * W + iw0) * p_.IC + g * icg_;  // interior: no padding
-          for (size_t t = 0; t < taps; ++t) pp[t] = base + tap_offset[t];
-        } else {
-          for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
-            const int64_t ih = ih0 + kh * p_.dilation_h;
-            for (int kw = 0; kw < p_.KW; ++kw, ++t) {
-              const int64_t iw = iw0 + kw * p_.dilation_w;
-              pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+      if (rows_as_runs) {
+        // Scratch: one run of za, then a run per (edge row, kernel row); sized first
+        // (pointers into it must stay valid).
+        const auto crosses_edge = [&](int64_t ow_) {
+          const int64_t iw0 = ow_ * p_.stride_w - p_.pad_left;
+          return iw0 < 0 || iw0 + p_.KW > W;
+        };
+        size_t edge_rows = 0;
+        for (int64_t r = 0, c = ow; r < mcount; ++r, c = c + 1 < OW ? c + 1 : 0) edge_rows += crosses_edge(c);
+        const size_t need = (1 + edge_rows * size_t(p_.KH)) * seg;
+        if (s.tile.size() < need) s.tile.resize(need);
+        uint8_t* za_run = s.tile.data();
+        std::memset(za_run, za_, seg);
+        uint8_t* edge = za_run + seg;
+        for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
+          const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, KH)
+          const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
+          const bool edge_row = crosses_edge(ow);
+          for (int kh = 0; kh < p_.KH; ++kh) {
+            const int64_t ih = ih0 + int64_t{kh} * p_.dilation_h;
+            if (ih < 0 || ih >= H) {
+              pp[kh] = za_run;
+            } else if (!edge_row) {
+              pp[kh] = src + ((n * H + ih) * W + iw0) * p_.IC;
+            } else {
+              // taps [lo, hi) lie inside the image, the others read za
+              const int64_t lo = std::clamp<int64_t>(-iw0, 0, p_.KW), hi = std::clamp<int64_t>(W - iw0, lo, p_.KW);
+              const size_t ic = size_t(p_.IC);
+              std::memset(edge, za_, size_t(lo) * ic);
+              if (hi > lo) std::memcpy(edge + lo * ic, src + ((n * H + ih) * W + iw0 + lo) * p_.IC, size_t(hi - lo) * ic);
+              std::memset(edge + hi * ic, za_, size_t(p_.KW - hi) * ic);
+              pp[kh] = edge;
+              edge += seg;
+            }
+          }
+        }
+      } else {
+        for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
+          const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, taps)
+          const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
+          if (ih0 >= 0 && ih0 + (p_.KH - 1) * p_.dilation_h < H && iw0 >= 0 && iw0 + (p_.KW - 1) * p_.dilation_w < W) {
+            const uint8_t* base = src + ((n * H + ih0) * W + iw0) * p_.IC + g * icg_;  // interior: no padding
+            for (size_t t = 0; t < taps; ++t) pp[t] = base + tap_offset[t];
+          } else {
+            for (int kh = 0, t = 0; kh < p_.KH; ++kh) {
+              const int64_t ih = ih0 + kh * p_.dilation_h;
+              for (int kw = 0; kw < p_.KW; ++kw, ++t) {
+                const int64_t iw = iw0 + kw * p_.dilation_w;
+                pp[t] = (ih < 0 || ih >= H || iw < 0 || iw >= W) ? zero_row_.data() : src + ((n * H + ih) * W + iw) * p_.IC + g * icg_;
+              }
             }
           }
         }
       }
-      if (need_rowsum) rowsum_->u8_indirect(mcount, taps, s.ptrs.data(), icg_, -k_ * za_, s.rowsum.data());
+      if (need_rowsum) rowsum_->u8_indirect(mcount, taps, s.ptrs.data(), seg, -k_ * za_, s.rowsum.data());
     } else if (direct) {
       a = src + m0 * p_.IC + g * icg_;
       a_stride = p_.IC;
@@ -180,7 +231,14 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         next_bytes = size_t((next_nc + 15) / 16) * block_bytes_;
         slice = (next_bytes / size_t((mcount + mr - 1) / mr) + 64) / 64 * 64;
       }
-      for (int64_t r = 0; r < mcount; r += mr) {
+      // Balanced register tiles (49 rows: 4 x 6 + 5 x 5, not 8 x 6 + 1): kernels whose
+      // cost follows the row count (the avx512vnni int8 igemm) lose nothing to a
+      // short last tile; for the others the tile count is the same. (The int4 VNNI
+      // kernel takes up to 60 rows per call and groups them itself.)
+      const int64_t ntiles = (mcount + mr - 1) / mr;
+      const int64_t base_rows = mr <= 6 ? mcount / ntiles : mr, extra_rows = mr <= 6 ? mcount % ntiles : 0;
+      for (int64_t ti = 0, r = 0; ti < ntiles; ++ti) {
+        const int64_t rows = std::min(mcount - r, base_rows + (ti < extra_rows ? 1 : 0));
         e.prefetch = next_w;
         e.prefetch_bytes = std::min(slice, next_bytes);
         next_w += e.prefetch_bytes;
@@ -188,9 +246,10 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
         if (indirect)
-          igemm(std::min(mr, mcount - r), nc, taps, icg_, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
+          igemm(rows, nc, taps, seg, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
         else
-          ukernel(std::min(mr, mcount - r), nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
+          ukernel(rows, nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
+        r += rows;
       }
     }
   }

@@ -116,6 +116,9 @@ void u8s4_gemm_1x16c8__scalar(size_t, size_t, size_t, const void*, size_t, const
 void u8s8_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_gemm_6x64c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+// Indirect GEMM on exactly mr (1..6) rows (cost proportional to mr; rows beyond mr
+// are never read) with a spill-free K loop: the igemm of the avx512vnni int8 config.
+void u8s8_igemm_1to6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_igemm_6x64c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8x16_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8x16_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
