@@ -15,6 +15,9 @@
 //   c64t4 groups, lanes L = 0, 1), so all 64 lanes work. The interleaved columns
 //   are stored per stride phase (column = phase + stride * slot), so that the two
 //   outputs' columns of one tap are adjacent slots: one zmm load serves both.
+// 3x3 stride 2 (block64_s2k3, block32x2_s2k3) fuses the phases: each group is
+// interleaved into registers right before the outputs that read it, because the
+// scratch's stores and reloads (not the shuffles or vpdpbusd) bounded those kernels.
 // Row sums for weight zero points: vpdpbusd with all-ones weights.
 // Overflow: |sum| <= KH*KW*255*128, tiny.
 #include <immintrin.h>
@@ -174,6 +177,16 @@ inline void interleave4(__m512i t0, __m512i t1, __m512i t2, __m512i t3, __m512i*
   _mm512_store_si512(x3, _mm512_unpackhi_epi16(u01h, u23h));
 }
 
+// interleave4 into registers (fused phases: no store and reload).
+inline void interleave4r(__m512i t0, __m512i t1, __m512i t2, __m512i t3, __m512i v[4]) {
+  const __m512i u01l = _mm512_unpacklo_epi8(t0, t1), u01h = _mm512_unpackhi_epi8(t0, t1);
+  const __m512i u23l = _mm512_unpacklo_epi8(t2, t3), u23h = _mm512_unpackhi_epi8(t2, t3);
+  v[0] = _mm512_unpacklo_epi16(u01l, u23l);
+  v[1] = _mm512_unpackhi_epi16(u01l, u23l);
+  v[2] = _mm512_unpacklo_epi16(u01h, u23h);
+  v[3] = _mm512_unpackhi_epi16(u01h, u23h);
+}
+
 // y of kernels/gemm.h (same operation order) for one accumulator vector.
 template <bool ROWSUM>
 inline __m512 epilogue_y(__m512i acc, __m512i rsum, __m512i kza, __m512 zw, __m512 scale, __m512 bias, bool has_bias) {
@@ -297,28 +310,28 @@ template <bool ROWSUM, bool FULL>
 void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, size_t col0, size_t ncols,
                   const uint8_t* wb, int32_t za, __m512i* x, void* dst, size_t dst_pixel_stride,
                   const GemmEpilogue& e) {
+  (void)ncols, (void)x;
   const __mmask64 mask = FULL ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
   auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
-  const size_t na = (ncols + 1) / 2, nb = (ow_count + 1) / 2;
-  __m512i* xa = x;           // A(2k): xa[4k + i]
-  __m512i* xb = x + 4 * na;  // B(p):  xb[4p + i]
+  // The groups are interleaved into registers right before the outputs that read
+  // them (A(2o+2) carries over to output o+1): no scratch. With the scratch, every
+  // output stored 6 and reloaded 12 zmm, and loads / stores, not shuffles or
+  // vpdpbusd, were the bottleneck (this host: ~1.4 zmm loads, 1 store per cycle).
   const FastCols fast(src, 3);
-  auto group_a = [&](size_t k, const auto& px) __attribute__((always_inline)) {
+  auto group_a = [&](size_t k, __m512i v[4]) __attribute__((always_inline)) {  // A(2k)
     const size_t col = col0 + 2 * k;
-    interleave4(load(px(0, col)), load(px(1, col)), load(px(2, col)), load(px(0, col + 1)), xa + 4 * k,
-                xa + 4 * k + 1, xa + 4 * k + 2, xa + 4 * k + 3);
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      interleave4r(load(px(0, col)), load(px(1, col)), load(px(2, col)), load(px(0, col + 1)), v);
+    };
+    if (fast.inside(col, col + 1)) go(fast); else go(src);
   };
-  for (size_t k = 0; k < na; ++k) {
-    if (fast.inside(col0 + 2 * k, col0 + 2 * k + 1)) group_a(k, fast); else group_a(k, src);
-  }
-  auto group_b = [&](size_t p, const auto& px) __attribute__((always_inline)) {
+  auto group_b = [&](size_t p, __m512i v[4]) __attribute__((always_inline)) {  // B(p)
     const size_t c1 = col0 + 4 * p + 1, c3 = c1 + 2;  // c3 may lie past the window: weight 0
-    interleave4(load(px(1, c1)), load(px(2, c1)), load(px(1, c3)), load(px(2, c3)), xb + 4 * p, xb + 4 * p + 1,
-                xb + 4 * p + 2, xb + 4 * p + 3);
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      interleave4r(load(px(1, c1)), load(px(2, c1)), load(px(1, c3)), load(px(2, c3)), v);
+    };
+    if (fast.inside(c1, c3)) go(fast); else go(src);
   };
-  for (size_t p = 0; p < nb; ++p) {
-    if (fast.inside(col0 + 4 * p + 1, col0 + 4 * p + 3)) group_b(p, fast); else group_b(p, src);
-  }
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order(e.scale, c, count, scale);
@@ -340,19 +353,19 @@ void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, si
   const __m512i ones_a = _mm512_set1_epi32(0x01010101), ones_a3 = _mm512_set1_epi32(0x00010101);
   const __m512i ones_bl = _mm512_set1_epi32(0x00000101), ones_bh = _mm512_set1_epi32(0x01010000);
   const __m512i kza = _mm512_set1_epi32(9 * za);
-  auto output = [&](size_t o, const __m512i* wbv, __m512i ones_b) __attribute__((always_inline)) {
-    const __m512i* a0 = xa + 4 * o;  // A(2o); A(2o+2) follows
-    const __m512i* bp = xb + 4 * (o / 2);
+  // Output o from A(2o) (a0), A(2o+2) (a2) and B(o/2) (bv).
+  auto output = [&](size_t o, const __m512i* a0, const __m512i* a2, const __m512i* bv, const __m512i* wbv,
+                    __m512i ones_b) __attribute__((always_inline)) {
     __m512 y[4];
     for (int i = 0; i < 4; ++i) {
       __m512i a = _mm512_dpbusd_epi32(ibias[i], a0[i], wa[i]);
-      a = _mm512_dpbusd_epi32(a, a0[4 + i], w2[i]);
-      a = _mm512_dpbusd_epi32(a, bp[i], wbv[i]);
+      a = _mm512_dpbusd_epi32(a, a2[i], w2[i]);
+      a = _mm512_dpbusd_epi32(a, bv[i], wbv[i]);
       __m512i r = _mm512_setzero_si512();
       if (ROWSUM) {
         r = _mm512_dpbusd_epi32(r, a0[i], ones_a);
-        r = _mm512_dpbusd_epi32(r, a0[4 + i], ones_a3);
-        r = _mm512_dpbusd_epi32(r, bp[i], ones_b);
+        r = _mm512_dpbusd_epi32(r, a2[i], ones_a3);
+        r = _mm512_dpbusd_epi32(r, bv[i], ones_b);
       }
       y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
     }
@@ -366,24 +379,33 @@ void block64_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, si
       if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
     }
   };
+  __m512i a0[4], a2[4], a4[4], bv[4];
+  group_a(0, a0);
   size_t o = 0;
   for (; o + 2 <= ow_count; o += 2) {
-    output(o, wbl, ones_bl);
-    output(o + 1, wbh, ones_bh);
+    group_a(o + 1, a2);
+    group_a(o + 2, a4);
+    group_b(o / 2, bv);
+    output(o, a0, a2, bv, wbl, ones_bl);
+    output(o + 1, a2, a4, bv, wbh, ones_bh);
+    for (int i = 0; i < 4; ++i) a0[i] = a4[i];
   }
-  if (o < ow_count) output(o, wbl, ones_bl);
+  if (o < ow_count) {
+    group_a(o + 1, a2);
+    group_b(o / 2, bv);
+    output(o, a0, a2, bv, wbl, ones_bl);
+  }
 }
 
-// Stores the two outputs (o, o+1; only o when o + 1 == ow_count) of block32x2's
-// float vectors y (256-bit half h = output o+h, lane order).
-inline void store32x2(__m512 y[4], const Epi& k, size_t o, size_t ow_count, size_t c, size_t count, __mmask32 mask,
-                      bool full, void* dst, size_t dst_pixel_stride) {
-  const bool two = o + 1 < ow_count;
+// Stores the two outputs of block32x2's float vectors y (lane order): the lower
+// 256-bit half is output o, the upper one output o_hi (only if two).
+inline void store32x2(__m512 y[4], const Epi& k, size_t o, size_t o_hi, bool two, size_t c, size_t count,
+                      __mmask32 mask, bool full, void* dst, size_t dst_pixel_stride) {
   if (k.f32) {
     alignas(64) float out[4][16];
     for (int i = 0; i < 4; ++i) _mm512_store_ps(out[i], y[i]);
     for (size_t h = 0; h < (two ? 2u : 1u); ++h) {
-      float* d = static_cast<float*>(dst) + (o + h) * dst_pixel_stride + c;
+      float* d = static_cast<float*>(dst) + (h ? o_hi : o) * dst_pixel_stride + c;
       for (size_t i = 0; i < 4; ++i)
         for (size_t L = 0; L < 2; ++L)
           for (size_t j = 0; j < 4; ++j)
@@ -391,17 +413,18 @@ inline void store32x2(__m512 y[4], const Epi& k, size_t o, size_t ow_count, size
     }
     return;
   }
-  // 128-bit lane 2h + L of the result: channels 16L .. 16L+15 of output o+h.
+  // 128-bit lane 2h + L of the result: channels 16L .. 16L+15 of the half's output.
   const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
   uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
-  if (full && two && dst_pixel_stride == 32) {
+  uint8_t* d_hi = static_cast<uint8_t*>(dst) + o_hi * dst_pixel_stride + c;
+  if (full && two && d_hi == d + 32) {
     _mm512_storeu_si512(d, b);
   } else if (full) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_castsi512_si256(b));
-    if (two) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + dst_pixel_stride), _mm512_extracti64x4_epi64(b, 1));
+    if (two) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d_hi), _mm512_extracti64x4_epi64(b, 1));
   } else {
     _mm256_mask_storeu_epi8(d, mask, _mm512_castsi512_si256(b));
-    if (two) _mm256_mask_storeu_epi8(d + dst_pixel_stride, mask, _mm512_extracti64x4_epi64(b, 1));
+    if (two) _mm256_mask_storeu_epi8(d_hi, mask, _mm512_extracti64x4_epi64(b, 1));
   }
 }
 
@@ -500,19 +523,21 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
     }
     __m512 y[4];
     for (int i = 0; i < 4; ++i) y[i] = epilogue_y<ROWSUM>(a[i], r[i], kza, zw[i], scale[i], bias[i], k.has_bias);
-    store32x2(y, k, o, ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+    store32x2(y, k, o, o + 1, o + 1 < ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
   }
 }
 
-// block64_s2k3's A / B grouping for <= 32 channels, two outputs per zmm (block32x2).
-// 32-byte units: A(k) (even column 2k) at xa[i * na2 + k]; outputs (o, o+1) read
-// the unit pairs (o, o+1) and (o+1, o+2). B(p) (rows 1-2 of columns 4p+1, 4p+3) at
-// xb[i * nb2 + p]; outputs (2p, 2p+1) read it broadcast to both halves, with the
-// weights (w11, w21, 0, 0) in the lower half and (0, 0, w11, w21) in the upper.
+// block64_s2k3's A / B grouping for <= 32 channels, two outputs per zmm, fused like
+// block64_s2k3 (groups interleaved into registers, no scratch). The 256-bit halves
+// hold outputs o and o + H (H = half the chunk, rounded up), so that the A group of
+// step o+1 is the second A group of step o (A(2o) | A(2(o+H)), then A(2o+2) |
+// A(2(o+H)+2)); each half's B group starts at its own output's odd column 2o+1 |
+// 2(o+H)+1, so both halves take the weights of output o's parity.
 template <bool ROWSUM, bool FULL>
 void block32x2_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, size_t col0, size_t ncols,
                     const uint8_t* wb, int32_t za, __m512i* x, void* dst, size_t dst_pixel_stride,
                     const GemmEpilogue& e) {
+  (void)ncols, (void)x;
   const __mmask32 mask = FULL ? ~__mmask32(0) : __mmask32((uint64_t{1} << count) - 1);
   auto load = [&](const uint8_t* p) {
     return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
@@ -522,73 +547,78 @@ void block32x2_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, 
       return _mm512_mask_loadu_epi8(_mm512_zextsi256_si512(load(p0)), __mmask64(mask) << 32, p1 + c - 32);
     return _mm512_inserti64x4(_mm512_castsi256_si512(load(p0)), load(p1), 1);
   };
-  const size_t na = (ncols + 1) / 2, nb = (ow_count + 1) / 2;
-  const size_t na2 = (na + 1) / 2 * 2 + 2, nb2 = (nb + 1) / 2 * 2;  // even: 64-byte aligned unit pairs
-  auto* xa = reinterpret_cast<__m256i*>(x);
-  __m256i* xb = xa + 4 * na2;
+  const size_t H = (ow_count + 1) / 2;  // outputs of the lower halves
+  const size_t lo_end = std::min(H, ow_count);
   const FastCols fast(src, 3);
-  auto group_a = [&](size_t k, const auto& px) __attribute__((always_inline)) {
-    const size_t e0 = col0 + 2 * k, e1 = e0 + 2;  // e1 may lie past the window: never used with weight
-    __m256i* xo = xa + k;
-    interleave4(load2(px(0, e0), px(0, e1)), load2(px(1, e0), px(1, e1)), load2(px(2, e0), px(2, e1)),
-                load2(px(0, e0 + 1), px(0, e1 + 1)), reinterpret_cast<__m512i*>(xo),
-                reinterpret_cast<__m512i*>(xo + na2), reinterpret_cast<__m512i*>(xo + 2 * na2),
-                reinterpret_cast<__m512i*>(xo + 3 * na2));
+  auto group_a = [&](size_t k, __m512i v[4]) __attribute__((always_inline)) {  // A(2k) / A(2(k+H))
+    const size_t e0 = col0 + 2 * k, e1 = e0 + 2 * H;
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      interleave4r(load2(px(0, e0), px(0, e1)), load2(px(1, e0), px(1, e1)), load2(px(2, e0), px(2, e1)),
+                   load2(px(0, e0 + 1), px(0, e1 + 1)), v);
+    };
+    if (fast.inside(e0, e1 + 1)) go(fast); else go(src);
   };
-  for (size_t k = 0; k < na; k += 2) {
-    if (fast.inside(col0 + 2 * k, col0 + 2 * k + 3)) group_a(k, fast); else group_a(k, src);
-  }
-  auto group_b = [&](size_t p, const auto& px) __attribute__((always_inline)) {
-    const size_t a1 = col0 + 4 * p + 1, b1 = a1 + 4;  // columns 4p+1 (+2) and 4(p+1)+1 (+2)
-    __m256i* xo = xb + p;
-    interleave4(load2(px(1, a1), px(1, b1)), load2(px(2, a1), px(2, b1)), load2(px(1, a1 + 2), px(1, b1 + 2)),
-                load2(px(2, a1 + 2), px(2, b1 + 2)), reinterpret_cast<__m512i*>(xo),
-                reinterpret_cast<__m512i*>(xo + nb2), reinterpret_cast<__m512i*>(xo + 2 * nb2),
-                reinterpret_cast<__m512i*>(xo + 3 * nb2));
+  auto group_b = [&](size_t p, __m512i v[4]) __attribute__((always_inline)) {  // B(p) / B(p + H/2)
+    const size_t a1 = col0 + 4 * p + 1, b1 = a1 + 2 * H;  // columns 4p+1 (+2) of both halves
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      interleave4r(load2(px(1, a1), px(1, b1)), load2(px(2, a1), px(2, b1)), load2(px(1, a1 + 2), px(1, b1 + 2)),
+                   load2(px(2, a1 + 2), px(2, b1 + 2)), v);
+    };
+    if (fast.inside(a1, b1 + 2)) go(fast); else go(src);
   };
-  for (size_t p = 0; p < nb; p += 2) {
-    if (fast.inside(col0 + 4 * p + 1, col0 + 4 * p + 7)) group_b(p, fast); else group_b(p, src);
-  }
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order32x2(e.scale, c, count, scale);
   if (k.has_bias) load_lane_order32x2(e.bias, c, count, bias);
   if (ROWSUM) load_lane_order32x2(e.wei_zp, c, count, zw);
   auto ld = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
-  auto both = [](__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); };
-  const __m512i ibias[4] = {both(ld(wb), ld(wb)), both(ld(wb + 64), ld(wb + 64)), both(ld(wb + 128), ld(wb + 128)),
-                            both(ld(wb + 192), ld(wb + 192))};
+  auto both = [](__m256i v) { return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1); };
+  const __m512i ibias[4] = {both(ld(wb)), both(ld(wb + 64)), both(ld(wb + 128)), both(ld(wb + 192))};
   k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, 9);
   const uint8_t* wt = wb + 256;
-  __m512i wa[4], w2[4], wbv[4];
+  __m512i wa[4], w2[4], wbl[4], wbh[4];
   for (int i = 0; i < 4; ++i) {
     const __m256i w0 = ld(wt + 64 * i), w1 = ld(wt + 256 + 64 * i), w2y = ld(wt + 512 + 64 * i);
-    const __m256i a = _mm256_or_si256(w0, _mm256_slli_epi32(w1, 24));
-    wa[i] = both(a, a);
-    w2[i] = both(w2y, w2y);
-    wbv[i] = both(_mm256_srli_epi32(w1, 8),
-                  _mm256_and_si256(_mm256_slli_epi32(w1, 8), _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+    wa[i] = both(_mm256_or_si256(w0, _mm256_slli_epi32(w1, 24)));
+    w2[i] = both(w2y);
+    wbl[i] = both(_mm256_srli_epi32(w1, 8));
+    wbh[i] = both(_mm256_and_si256(_mm256_slli_epi32(w1, 8), _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
   }
   const __m512i ones_a = _mm512_set1_epi32(0x01010101), ones_a3 = _mm512_set1_epi32(0x00010101);
-  const __m512i ones_b = both(_mm256_set1_epi32(0x00000101), _mm256_set1_epi32(0x01010000));
+  const __m512i ones_bl = _mm512_set1_epi32(0x00000101), ones_bh = _mm512_set1_epi32(0x01010000);
   const __m512i kza = _mm512_set1_epi32(9 * za);
-  for (size_t o = 0; o < ow_count; o += 2) {
+  auto step = [&](size_t o, const __m512i* x0, const __m512i* x2, const __m512i* xb, const __m512i* wbv,
+                  __m512i ones_b) __attribute__((always_inline)) {
     __m512 y[4];
     for (size_t i = 0; i < 4; ++i) {
-      const __m512i x0 = _mm512_loadu_si512(xa + i * na2 + o), x2 = _mm512_loadu_si512(xa + i * na2 + o + 1);
-      const __m512i xbv = _mm512_broadcast_i64x4(_mm256_load_si256(xb + i * nb2 + o / 2));
-      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0, wa[i]);
-      a = _mm512_dpbusd_epi32(a, x2, w2[i]);
-      a = _mm512_dpbusd_epi32(a, xbv, wbv[i]);
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], wa[i]);
+      a = _mm512_dpbusd_epi32(a, x2[i], w2[i]);
+      a = _mm512_dpbusd_epi32(a, xb[i], wbv[i]);
       __m512i r = _mm512_setzero_si512();
       if (ROWSUM) {
-        r = _mm512_dpbusd_epi32(r, x0, ones_a);
-        r = _mm512_dpbusd_epi32(r, x2, ones_a3);
-        r = _mm512_dpbusd_epi32(r, xbv, ones_b);
+        r = _mm512_dpbusd_epi32(r, x0[i], ones_a);
+        r = _mm512_dpbusd_epi32(r, x2[i], ones_a3);
+        r = _mm512_dpbusd_epi32(r, xb[i], ones_b);
       }
       y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
     }
-    store32x2(y, k, o, ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+    store32x2(y, k, o, o + H, o + H < ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+  };
+  __m512i a0[4], a2[4], a4[4], bv[4];
+  group_a(0, a0);
+  size_t o = 0;
+  for (; o + 2 <= lo_end; o += 2) {
+    group_a(o + 1, a2);
+    group_a(o + 2, a4);
+    group_b(o / 2, bv);
+    step(o, a0, a2, bv, wbl, ones_bl);
+    step(o + 1, a2, a4, bv, wbh, ones_bh);
+    for (int i = 0; i < 4; ++i) a0[i] = a4[i];
+  }
+  if (o < lo_end) {
+    group_a(o + 1, a2);
+    group_b(o / 2, bv);
+    step(o, a0, a2, bv, wbl, ones_bl);
   }
 }
 
