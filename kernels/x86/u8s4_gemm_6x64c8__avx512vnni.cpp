@@ -7,11 +7,13 @@
 // Register tile: 6 rows x 4 zmm accumulators (24) + 4 unpacked weight registers
 // (low nibbles for all rows, then high nibbles from a second L1 load) + 1 broadcast.
 // Overflow: |16 w| <= 128, same bound as int8 (checked by the packer).
-// Calls: GemmConfig::mr = kU8s4MaxRows (64). One row takes the FC path (tile_m1);
-// 2..6 rows the register tile above; more rows (7x7 layers at batch 1, small
-// batches) unpack K chunks to L1 once for all rows (rows_chunked). The indirect
-// variant splits its rows into balanced groups of <= 6 on the register tile
-// (which costs a whole tile for 2..6 rows: the same as 6-row steps).
+// Calls: GemmConfig::mr = kU8s4MaxRows (60). One row takes the FC path (tile_m1);
+// 2..6 rows the register tile above; 7..60 rows (7x7 layers at batch 1, small
+// batches; direct and indirect alike) unpack each nibble once per call for all
+// rows: K <= 1024 (rows_panel): the first row group's register tile also writes
+// the unpacked operands to a stack panel, the other groups run the int8 x16
+// kernel on it; larger K (rows_chunked): K chunks unpacked to L1, partial sums
+// in an L1 buffer between chunks.
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -23,11 +25,13 @@ namespace {
 
 // NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
 // a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
-// bytes from ptrs[i * taps + t].
-template <int NB, bool INDIRECT>
+// bytes from ptrs[i * taps + t]. WRITE: also stores the unpacked 16*w operands to
+// `panel` (n16c4_s8 blocks of 16*w, panel_bb bytes apart, K groups after the
+// 64-byte bias, which the caller fills), for the other rows of the call.
+template <int NB, bool INDIRECT, bool WRITE = false>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
           size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
-          size_t taps = 1, const uint8_t* const* ptrs = nullptr) {
+          size_t taps = 1, const uint8_t* const* ptrs = nullptr, uint8_t* panel = nullptr, size_t panel_bb = 0) {
   // Named accumulators (GCC keeps them in registers; arrays cost register copies).
   // Rows beyond mr repeat the last row; their results are not stored.
   const uint8_t* a0 = a;
@@ -72,6 +76,13 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         const __m512i w1 = NB > 1 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[1] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
         const __m512i w2 = NB > 2 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[2] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
         const __m512i w3 = NB > 3 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[3] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
+        if constexpr (WRITE) {
+          uint8_t* pp = panel + 64 + k * 16;
+          if constexpr (NB > 0) _mm512_store_si512(pp, w0);
+          if constexpr (NB > 1) _mm512_store_si512(pp + panel_bb, w1);
+          if constexpr (NB > 2) _mm512_store_si512(pp + 2 * panel_bb, w2);
+          if constexpr (NB > 3) _mm512_store_si512(pp + 3 * panel_bb, w3);
+        }
         LAPQ_ROW(0, 0) LAPQ_ROW(1, 0) LAPQ_ROW(2, 0) LAPQ_ROW(3, 0) LAPQ_ROW(4, 0) LAPQ_ROW(5, 0)
       }
       {
@@ -79,11 +90,19 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         const __m512i w1 = NB > 1 ? _mm512_and_si512(_mm512_loadu_si512(wp[1] + k * 8), mask_f0) : _mm512_setzero_si512();
         const __m512i w2 = NB > 2 ? _mm512_and_si512(_mm512_loadu_si512(wp[2] + k * 8), mask_f0) : _mm512_setzero_si512();
         const __m512i w3 = NB > 3 ? _mm512_and_si512(_mm512_loadu_si512(wp[3] + k * 8), mask_f0) : _mm512_setzero_si512();
+        if constexpr (WRITE) {
+          uint8_t* pp = panel + 64 + k * 16 + 64;
+          if constexpr (NB > 0) _mm512_store_si512(pp, w0);
+          if constexpr (NB > 1) _mm512_store_si512(pp + panel_bb, w1);
+          if constexpr (NB > 2) _mm512_store_si512(pp + 2 * panel_bb, w2);
+          if constexpr (NB > 3) _mm512_store_si512(pp + 3 * panel_bb, w3);
+        }
         LAPQ_ROW(0, 4) LAPQ_ROW(1, 4) LAPQ_ROW(2, 4) LAPQ_ROW(3, 4) LAPQ_ROW(4, 4) LAPQ_ROW(5, 4)
       }
     }
     if constexpr (INDIRECT)
       for (int b = 0; b < 4; ++b) wp[b] += kp * 8;
+    if constexpr (WRITE) panel += kp * 16;
   }
 #undef LAPQ_ROW
 #define LAPQ_STORE(i)                                                                          \
@@ -234,40 +253,61 @@ void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride
 }
 
 // ---- Many rows per call (GemmConfig::mr = kU8s4MaxRows): 7x7 layers at batch 1
-// (49 rows) and small batches. The nibbles of a K chunk of the call's <= 64
-// channels are unpacked once into an L1 buffer of 16*w (n16c4 order, blocks
-// interleaved per K group) and every row of the call runs the int8-speed loop on
-// it; partial sums wait in an int32 buffer between chunks. Rows are split into
-// balanced groups of 3..6 (49 = 4*6 + 5*5), so no group pays for absent rows.
-// K per chunk: 16 KiB of unpacked weights for 64 channels, which stay in L1 with
-// the row activations of the chunk and the partial sums (measured: 256 beat 128).
+// (49 rows), small batches (FC at batch 8) and the indirect GEMM of 3x3 layers at
+// 7x7. The nibbles of a K chunk of the call's <= 64 channels are unpacked once
+// into an L1 buffer of 16*w (n16c4 order, blocks interleaved per K group) and
+// every row of the call runs the int8-speed loop on it; partial sums wait in an
+// int32 buffer between chunks, and the epilogue runs once over that buffer at the
+// end (direct u8 narrowing when it is exact, as in the int8 kernel). Rows are
+// split into balanced groups of 3..6 (49 = 4*6 + 5*5), so no group pays for
+// absent rows. K per chunk: at most 16 KiB of unpacked weights for 64 channels
+// (K <= 256), which stay in L1 with the row activations of the chunk and the
+// partial sums (measured: 256 beat 128); a tap's K is split into equal chunks
+// (K = 320: 2 x 160, not 256 + 64).
 constexpr size_t kChunkK = 256;
 
+// Unpacks the nibble lines of one chunk (line = 64 bytes of one block = 8 K) into
+// the chunk's panel of 16*w, a slice at a time: line (b, j) of block b holds K
+// groups 2j (low nibbles) and 2j+1 (high nibbles) of that block's 16 channels.
 template <int NB>
-void unpack_chunk(const uint8_t* w, size_t w_block_bytes, size_t k0, size_t kc, uint8_t* panel) {
-  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
-  for (int b = 0; b < NB; ++b) {
-    const uint8_t* src = w + b * w_block_bytes + 64 + k0 * 8;
-    for (size_t j = 0; j < kc / 8; ++j) {  // K group 2j: low nibbles, 2j+1: high nibbles
-      const __m512i v = _mm512_loadu_si512(src + j * 64);
-      _mm512_store_si512(panel + (2 * j * NB + b) * 64, _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0));
-      _mm512_store_si512(panel + ((2 * j + 1) * NB + b) * 64, _mm512_and_si512(v, mask_f0));
+struct ChunkUnpacker {
+  const uint8_t* w = nullptr;  // block 0 of the call
+  size_t wbb = 0, kg = 0;      // block bytes; the chunk's first K in the packed weights
+  size_t lines_per_block = 0;  // kc / 8
+  uint8_t* panel = nullptr;
+  size_t b = 0, j = 0;         // next line
+
+  void run(size_t n) {
+    const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+    while (n > 0 && b < size_t(NB)) {
+      const size_t m = n < lines_per_block - j ? n : lines_per_block - j;
+      const uint8_t* src = w + b * wbb + 64 + kg * 8 + j * 64;
+      uint8_t* lo = panel + (2 * j * NB + b) * 64;
+      for (size_t i = 0; i < m; ++i, src += 64, lo += 2 * NB * 64) {
+        const __m512i v = _mm512_loadu_si512(src);
+        _mm512_store_si512(lo, _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0));
+        _mm512_store_si512(lo + NB * 64, _mm512_and_si512(v, mask_f0));
+      }
+      j += m, n -= m;
+      if (j == lines_per_block) j = 0, ++b;
     }
   }
-}
+};
 
-// R rows (3..6) x NB blocks over one chunk of `steps` K groups of 4. Starts from
-// the bias (first chunk) or acc; ends with the epilogue (last chunk) or stores acc.
+// R rows (3..6) x NB blocks over one chunk of `steps` K groups of 4; row i reads
+// rows[i] (already at the chunk's first K). Starts from the bias (first chunk) or
+// acc and stores the sums to acc (row i at acc + i * 64). Meanwhile pulls up to two
+// ranges of cache lines [p0, e0), [p1, e1) toward L2, one line per K step (spread
+// over the compute instead of a burst; prefetches never fault).
 template <int R, int NB>
-void rows_chunk(const uint8_t* a, size_t a_stride, const uint8_t* panel, size_t steps, const uint8_t* w,
-                size_t w_block_bytes, bool first, bool last, int32_t* acc, void* dst, size_t dst_stride,
-                size_t nc, const GemmEpilogue& e) {
-  const uint8_t* a0 = a;
-  const uint8_t* a1 = a0 + a_stride;
-  const uint8_t* a2 = a1 + a_stride;
-  const uint8_t* a3 = R > 3 ? a2 + a_stride : a2;
-  const uint8_t* a4 = R > 4 ? a3 + a_stride : a3;
-  const uint8_t* a5 = R > 5 ? a4 + a_stride : a4;
+void rows_chunk(const uint8_t* const* rows, const uint8_t* panel, size_t steps, const uint8_t* w, size_t w_block_bytes,
+                bool first, int32_t* acc, const char* p0, const char* e0, const char* p1, const char* e1) {
+  const uint8_t* a0 = rows[0];
+  const uint8_t* a1 = rows[1];
+  const uint8_t* a2 = rows[2];
+  const uint8_t* a3 = R > 3 ? rows[3] : a2;
+  const uint8_t* a4 = R > 4 ? rows[4] : a3;
+  const uint8_t* a5 = R > 5 ? rows[5] : a4;
   __m512i c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
   __m512i c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
 #define LAPQ_INIT(i, b)                                                                   \
@@ -286,6 +326,13 @@ void rows_chunk(const uint8_t* a, size_t a_stride, const uint8_t* panel, size_t 
     if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3);                 \
   }
   for (size_t s = 0; s < steps; ++s) {
+    if (p0 < e0) {
+      _mm_prefetch(p0, _MM_HINT_T1);
+      p0 += 64;
+    } else if (p1 < e1) {
+      _mm_prefetch(p1, _MM_HINT_T1);
+      p1 += 64;
+    }
     const uint8_t* p = panel + s * NB * 64;
     const __m512i w0 = _mm512_load_si512(p);
     const __m512i w1 = NB > 1 ? _mm512_load_si512(p + 64) : w0;
@@ -294,35 +341,71 @@ void rows_chunk(const uint8_t* a, size_t a_stride, const uint8_t* panel, size_t 
     LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5)
   }
 #undef LAPQ_ROW
-  if (!last) {
 #define LAPQ_SAVE(i, b) \
   if constexpr (R > i && NB > b) _mm512_store_si512(acc + (i * 4 + b) * 16, c##i##b);
 #define LAPQ_SAVE_ROW(i) LAPQ_SAVE(i, 0) LAPQ_SAVE(i, 1) LAPQ_SAVE(i, 2) LAPQ_SAVE(i, 3)
-    LAPQ_SAVE_ROW(0) LAPQ_SAVE_ROW(1) LAPQ_SAVE_ROW(2) LAPQ_SAVE_ROW(3) LAPQ_SAVE_ROW(4) LAPQ_SAVE_ROW(5)
+  LAPQ_SAVE_ROW(0) LAPQ_SAVE_ROW(1) LAPQ_SAVE_ROW(2) LAPQ_SAVE_ROW(3) LAPQ_SAVE_ROW(4) LAPQ_SAVE_ROW(5)
 #undef LAPQ_SAVE_ROW
 #undef LAPQ_SAVE
+}
+
+// Epilogue of mr rows of 16x sums in acc (row i at acc + i * 64), channels 0..nc-1.
+// u8 output without weight zero points and with |scale| <= 0.5, |bias| <= 2^29:
+// the clamp happens in the saturating narrowing (avx512_epilogue.inc, direct_u8_*;
+// the x16 sums only shrink y), as in u8s8_gemm_6x64c4; otherwise the formula.
+template <int NB, bool BIAS, bool EXTRA>
+void epilogue_rows_direct(const int32_t* acc, size_t mr, size_t nc, const DirectU8& dc, int32_t zp, int32_t qmin,
+                          int32_t qmax, uint8_t* dst, size_t dst_stride) {
+  const __m512i zp16 = _mm512_set1_epi16(static_cast<int16_t>(zp));
+  const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(qmax));
+  for (size_t i = 0; i < mr; ++i) {
+    const int32_t* r = acc + i * 64;
+    const __m512i v0 = direct_u8_v<BIAS, true>(_mm512_load_si512(r), dc.scale, dc.bias);
+    __m512i v1 = v0, v2 = v0, v3 = v0;
+    if constexpr (NB > 1) v1 = direct_u8_v<BIAS, true>(_mm512_load_si512(r + 16), dc.scale + 16, dc.bias + 16);
+    if constexpr (NB > 2) v2 = direct_u8_v<BIAS, true>(_mm512_load_si512(r + 32), dc.scale + 32, dc.bias + 32);
+    if constexpr (NB > 3) v3 = direct_u8_v<BIAS, true>(_mm512_load_si512(r + 48), dc.scale + 48, dc.bias + 48);
+    direct_u8_store64<EXTRA>(v0, v1, v2, v3, zp16, qmin8, qmax8, dst + i * dst_stride, nc);
+  }
+}
+
+template <int NB>
+void epilogue_rows(const int32_t* acc, size_t mr, size_t nc, const GemmEpilogue& e, void* dst, size_t dst_stride) {
+  DirectU8 dc;
+  const bool lohi_in_range = e.lo >= -255.f && e.lo <= e.hi && e.hi <= 255.f;  // (casts below are defined)
+  const int32_t qmin = lohi_in_range ? static_cast<int32_t>(e.lo) + e.zp : -1;
+  const int32_t qmax = lohi_in_range ? static_cast<int32_t>(e.hi) + e.zp : -1;
+  if (lohi_in_range && static_cast<float>(qmin - e.zp) == e.lo && static_cast<float>(qmax - e.zp) == e.hi &&
+      0 <= qmin && qmax <= 255 && direct_u8_prepare(e, nc, &dc)) {
+    uint8_t* d = static_cast<uint8_t*>(dst);
+    const bool extra = e.zp != 0 || qmin != 0 || qmax != 255;
+    if (e.bias) {
+      if (extra) epilogue_rows_direct<NB, true, true>(acc, mr, nc, dc, e.zp, qmin, qmax, d, dst_stride);
+      else epilogue_rows_direct<NB, true, false>(acc, mr, nc, dc, e.zp, qmin, qmax, d, dst_stride);
+    } else {
+      if (extra) epilogue_rows_direct<NB, false, true>(acc, mr, nc, dc, e.zp, qmin, qmax, d, dst_stride);
+      else epilogue_rows_direct<NB, false, false>(acc, mr, nc, dc, e.zp, qmin, qmax, d, dst_stride);
+    }
     return;
   }
-#define LAPQ_STORE(i)                                                                          \
-  if constexpr (R > i) {                                                                       \
-    const __m512 rs = rowsum_f(&e, i);                                                         \
-    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, true), y1 = y0, y2 = y0, y3 = y0;             \
-    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, true);                   \
-    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, true);                   \
-    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, true);                   \
-    if (e.f32_out) {                                                                           \
-      float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
-      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
-      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);                \
-      if constexpr (NB > 2) _mm512_mask_storeu_ps(d + 32, mask16(nc - 32), y2);                \
-      if constexpr (NB > 3) _mm512_mask_storeu_ps(d + 48, mask16(nc - 48), y3);                \
-    } else {                                                                                   \
-      store_u8x64(epilogue_q(y0, e), epilogue_q(y1, e), epilogue_q(y2, e), epilogue_q(y3, e),  \
-                  static_cast<uint8_t*>(dst) + i * dst_stride, nc);                            \
-    }                                                                                          \
+  for (size_t i = 0; i < mr; ++i) {
+    const int32_t* r = acc + i * 64;
+    const __m512 rs = rowsum_f(&e, i);
+    __m512 y0 = epilogue_y(_mm512_load_si512(r), rs, 0, nc, e, true), y1 = y0, y2 = y0, y3 = y0;
+    if constexpr (NB > 1) y1 = epilogue_y(_mm512_load_si512(r + 16), rs, 16, nc - 16, e, true);
+    if constexpr (NB > 2) y2 = epilogue_y(_mm512_load_si512(r + 32), rs, 32, nc - 32, e, true);
+    if constexpr (NB > 3) y3 = epilogue_y(_mm512_load_si512(r + 48), rs, 48, nc - 48, e, true);
+    if (e.f32_out) {
+      float* d = static_cast<float*>(dst) + i * dst_stride;
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);
+      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);
+      if constexpr (NB > 2) _mm512_mask_storeu_ps(d + 32, mask16(nc - 32), y2);
+      if constexpr (NB > 3) _mm512_mask_storeu_ps(d + 48, mask16(nc - 48), y3);
+    } else {
+      store_u8x64(epilogue_q(y0, e), epilogue_q(y1, e), epilogue_q(y2, e), epilogue_q(y3, e),
+                  static_cast<uint8_t*>(dst) + i * dst_stride, nc);
+    }
   }
-  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5)
-#undef LAPQ_STORE
 }
 
 // Balanced groups of at most 6 rows: g = ceil(mr / 6) groups, the first mr % g
@@ -337,42 +420,133 @@ void for_row_groups(size_t mr, Fn fn) {
   }
 }
 
-template <int NB>
-void rows_chunked(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
-                  void* dst, size_t dst_stride, const GemmEpilogue& ep) {
-  alignas(64) uint8_t panel[kChunkK / 4 * NB * 64];
+// mr >= 7 rows. INDIRECT = false: row r at a + r * a_stride, K = kc (taps = 1).
+// INDIRECT = true: row r reads `taps` segments of kc bytes from ptrs[r * taps + t];
+// the packed K runs over the taps (taps * kc). Chunks c = 0..C-1 (a tap's K split
+// into equal chunks of <= kChunkK). Two panels: while the row groups run chunk c
+// on one, each group first unpacks its slice of chunk c + 1 into the other (small
+// slices overlap with the compute out of order), and prefetches its share of the
+// nibbles of chunk c + 2 toward L2 (the chunks after the last one are those of
+// the next call, whose 64 channels follow in memory).
+template <int NB, bool INDIRECT>
+void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
+                  const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
+                  const GemmEpilogue& ep) {
+  alignas(64) uint8_t panels[2][kChunkK / 4 * NB * 64];
   alignas(64) int32_t acc[kU8s4MaxRows * 64];
-  const size_t esz = ep.f32_out ? 4 : 1;
-  for (size_t k0 = 0; k0 < kp; k0 += kChunkK) {
-    const size_t kc = kp - k0 < kChunkK ? kp - k0 : kChunkK;  // a multiple of 8
-    unpack_chunk<NB>(w, wbb, k0, kc, panel);
-    // Cold weights (a real network's layer): the nibbles of the next chunk, or of
-    // the next call's first chunk (the next 64 channels follow in memory), are
-    // prefetched to L2, a few lines per row group. Prefetches never fault.
-    const bool more = k0 + kc < kp;
-    const size_t nk = more ? (kp - k0 - kc < kChunkK ? kp - k0 - kc : kChunkK) : (kp < kChunkK ? kp : kChunkK);
-    const uint8_t* pf_base = more ? w + 64 + (k0 + kc) * 8 : w + NB * wbb + 64;
-    const size_t pf_lpb = nk * 8 / 64, pf_lines = (more ? NB : 4) * pf_lpb;
-    const size_t groups = (mr + 5) / 6, pf_per_group = (pf_lines + groups - 1) / groups;
-    size_t pf_next = 0;
-    const bool first = k0 == 0, last = k0 + kc == kp;
+  const size_t nch = (kc + kChunkK - 1) / kChunkK;        // chunks per tap
+  const size_t csz = ((kc + nch - 1) / nch + 7) / 8 * 8;  // equal chunks, multiples of 8
+  const size_t chunks = taps * nch, groups = (mr + 5) / 6;
+  // Chunk c: tap c / nch, K [k0, k0 + kcur) of the tap, at kg = t * kc + k0 in the packed weights.
+  auto k0_of = [&](size_t c) { return (c % nch) * csz; };
+  auto kcur_of = [&](size_t c) { return kc - k0_of(c) < csz ? kc - k0_of(c) : csz; };
+  auto kg_of = [&](size_t c) { return (c / nch) * kc + k0_of(c); };
+  ChunkUnpacker<NB> first_unpack{w, wbb, 0, kcur_of(0) / 8, panels[0]};
+  first_unpack.run(NB * kcur_of(0) / 8);
+  for (size_t c = 0; c < chunks; ++c) {
+    const size_t t = c / nch, k0 = k0_of(c), kcur = kcur_of(c);
+    const uint8_t* panel = panels[c & 1];
+    ChunkUnpacker<NB> next{w, wbb, 0, 0, panels[(c + 1) & 1]};
+    size_t slice = 0;
+    if (c + 1 < chunks) {
+      next.kg = kg_of(c + 1), next.lines_per_block = kcur_of(c + 1) / 8;
+      slice = (NB * next.lines_per_block + groups - 1) / groups;
+    }
+    // Prefetch target: chunk c + 2 of this call, or of a following call (d calls
+    // ahead, only when this call has all 4 blocks: then the next ones follow).
+    const size_t target = c + 2, d = target / chunks, tc = target % chunks;
+    const size_t nranges = d == 0 ? NB : NB == 4 ? 4 : 0;
+    const size_t range_bytes = kcur_of(tc) * 8;
+    const char* range0 = reinterpret_cast<const char*>(w + d * 4 * wbb + 64 + kg_of(tc) * 8);
+    size_t gi = 0;
     for_row_groups(mr, [&](size_t r0, size_t rows) {
-      for (size_t end = pf_next + pf_per_group < pf_lines ? pf_next + pf_per_group : pf_lines; pf_next < end; ++pf_next)
-        _mm_prefetch(reinterpret_cast<const char*>(pf_base + (pf_next / pf_lpb) * wbb + (pf_next % pf_lpb) * 64),
-                     _MM_HINT_T1);
-      GemmEpilogue e = ep;
-      if (e.rowsum) e.rowsum += r0;
-      const uint8_t* ar = a + r0 * a_stride + k0;
+      next.run(slice);
+      const char *p0 = nullptr, *e0 = nullptr, *p1 = nullptr, *e1 = nullptr;
+      if (gi < nranges) p0 = range0 + gi * wbb, e0 = p0 + range_bytes;
+      if (gi + groups < nranges) p1 = range0 + (gi + groups) * wbb, e1 = p1 + range_bytes;
+      ++gi;
+      const uint8_t* rp[6];
+      for (size_t i = 0; i < rows; ++i)
+        rp[i] = INDIRECT ? ptrs[(r0 + i) * taps + t] + k0 : a + (r0 + i) * a_stride + k0;
       int32_t* accr = acc + r0 * 64;
-      void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
+      const bool first = c == 0;
       switch (rows) {
-        case 3: rows_chunk<3, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
-        case 4: rows_chunk<4, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
-        case 5: rows_chunk<5, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
-        default: rows_chunk<6, NB>(ar, a_stride, panel, kc / 4, w, wbb, first, last, accr, d, dst_stride, nc, e); break;
+        case 3: rows_chunk<3, NB>(rp, panel, kcur / 4, w, wbb, first, accr, p0, e0, p1, e1); break;
+        case 4: rows_chunk<4, NB>(rp, panel, kcur / 4, w, wbb, first, accr, p0, e0, p1, e1); break;
+        case 5: rows_chunk<5, NB>(rp, panel, kcur / 4, w, wbb, first, accr, p0, e0, p1, e1); break;
+        default: rows_chunk<6, NB>(rp, panel, kcur / 4, w, wbb, first, accr, p0, e0, p1, e1); break;
       }
     });
   }
+  epilogue_rows<NB>(acc, mr, nc, ep, dst, dst_stride);
+}
+
+// mr >= 7 rows with K <= kPanelMaxK (1x1 layers at 7x7, small batches): the
+// first row group runs the nibble tile, which unpacks in registers anyway, and
+// also stores the unpacked 16*w operands to a panel of the call's blocks on the
+// stack (n16c4_s8 x16, <= 64 KiB, so in L1 / L2); the other groups run the int8
+// x16 kernel (u8s8x16_*: its direct u8 epilogue, L2 prefetch) on that panel, so
+// the call costs one int8-speed pass per row group plus one unpack of its nibbles,
+// overlapped with the first group's compute. Those groups prefetch the next
+// call's nibbles (the next 64 channels follow in memory) toward L2.
+// Larger K runs rows_chunked: with K = 2048 a 128 KiB panel streams from L2 for
+// every group, where the chunks stay in L1 (measured, alternating runs: 1x1
+// 2048->512 at 7x7 cold int4/int8 0.85-0.89 with the panel, 0.81 chunked; FC
+// 2048->1000 at batch 8 1.12-1.19 vs 0.91-0.92). K = 320 / 512: the panel won
+// (cold 0.94 / 0.90-0.92 vs 0.98-0.99 / 1.00-1.05).
+constexpr size_t kPanelMaxK = 1024;
+
+template <int NB, bool INDIRECT>
+void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
+                const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
+                const GemmEpilogue* ep) {
+  const size_t kp = taps * kc, pbb = 64 + kp * 16, esz = ep->f32_out ? 4 : 1;
+  alignas(64) uint8_t panel[NB * (64 + kPanelMaxK * 16)];
+  for (int b = 0; b < NB; ++b) _mm512_store_si512(panel + b * pbb, _mm512_loadu_si512(w + b * wbb));  // bias x16
+  const size_t groups = (mr + 5) / 6;
+  const uint8_t* pf = NB == 4 ? w + 4 * wbb : nullptr;  // the next call's blocks
+  size_t pf_left = NB == 4 ? 4 * wbb : 0;
+  const size_t pf_slice = groups > 1 ? (pf_left / (groups - 1) + 64) / 64 * 64 : 0;
+  size_t gi = 0;
+  for_row_groups(mr, [&](size_t r0, size_t rows) {
+    GemmEpilogue e = *ep;
+    if (e.rowsum) e.rowsum += r0;
+    void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
+    if (gi++ == 0) {
+      if (nc > 48) tile<4, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 32) tile<3, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 16) tile<2, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else tile<1, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      return;
+    }
+    e.prefetch = pf;
+    e.prefetch_bytes = pf_slice < pf_left ? pf_slice : pf_left;
+    pf += e.prefetch_bytes, pf_left -= e.prefetch_bytes;
+    if constexpr (INDIRECT)
+      u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, panel, pbb, d, dst_stride, &e);
+    else
+      u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, a + r0 * a_stride, a_stride, panel, pbb, d, dst_stride, &e);
+  });
+}
+
+template <bool INDIRECT>
+void rows_panel_nb(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
+                   const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
+                   const GemmEpilogue* ep) {
+  if (nc > 48) return rows_panel<4, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  if (nc > 32) return rows_panel<3, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  if (nc > 16) return rows_panel<2, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  rows_panel<1, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+}
+
+template <bool INDIRECT>
+void rows_chunked_nb(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
+                     const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
+                     const GemmEpilogue& ep) {
+  if (nc > 48) return rows_chunked<4, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  if (nc > 32) return rows_chunked<3, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  if (nc > 16) return rows_chunked<2, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  rows_chunked<1, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
 }
 
 }  // namespace
@@ -382,22 +556,19 @@ void u8s4_gemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a
   const uint8_t* a8 = static_cast<const uint8_t*>(a);
   const uint8_t* w8 = static_cast<const uint8_t*>(w);
   if (mr <= 6) return dispatch<false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep, 1, nullptr);
-  if (nc > 48) return rows_chunked<4>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
-  if (nc > 32) return rows_chunked<3>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
-  if (nc > 16) return rows_chunked<2>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
-  rows_chunked<1>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, *ep);
+  if (kp <= kPanelMaxK)
+    return rows_panel_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, ep);
+  rows_chunked_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, *ep);
 }
 
 void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  // Balanced groups of <= 6 rows on the nibble tile.
-  const size_t esz = ep->f32_out ? 4 : 1;
-  for_row_groups(mr, [&](size_t r0, size_t rows) {
-    GemmEpilogue e = *ep;
-    if (e.rowsum) e.rowsum += r0;
-    dispatch<true>(rows, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes,
-                   static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e, taps, ptrs + r0 * taps);
-  });
+  const uint8_t* w8 = static_cast<const uint8_t*>(w);
+  if (mr > 6 && taps * kc <= kPanelMaxK)
+    return rows_panel_nb<true>(mr, nc, taps, kc, nullptr, 0, ptrs, w8, w_block_bytes, dst, dst_stride, ep);
+  if (mr > 6)  // 3x3 layers at 7x7 with K > kPanelMaxK: unpack each K chunk once for all rows
+    return rows_chunked_nb<true>(mr, nc, taps, kc, nullptr, 0, ptrs, w8, w_block_bytes, dst, dst_stride, *ep);
+  dispatch<true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
 }
 
 // The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm):
