@@ -68,8 +68,9 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   // right image edge gets its run assembled in scratch (za outside the image); a
   // kernel row outside the image points at a run of za. (int8 layout only: the int4
   // kernels unpack K in fixed chunks and keep per-tap segments.)
+  constexpr int kMaxRunRows = 16;
   const bool rows_as_runs = indirect && p_.groups == 1 && p_.dilation_w == 1 && p_.KW > 1 &&
-                            cfg.layout == GemmLayout::n16c4_s8;
+                            p_.KH <= kMaxRunRows && cfg.layout == GemmLayout::n16c4_s8;
   const size_t taps = rows_as_runs ? size_t(p_.KH) : size_t(p_.KH) * p_.KW;
   const size_t seg = rows_as_runs ? size_t(p_.KW) * icg_ : size_t(icg_);  // bytes per pointer
   const bool need_rowsum = ep.wei_zp != nullptr;
@@ -115,16 +116,29 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         uint8_t* za_run = s.tile.data();
         std::memset(za_run, za_, seg);
         uint8_t* edge = za_run + seg;
+        // Start of input row ih0 + kh * dilation_h of the current output row, or null
+        // outside the image; recomputed when the output row changes.
+        const uint8_t* row_start[kMaxRunRows];
+        int64_t row_oh = -1;
         for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
           const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, KH)
           const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
-          const bool edge_row = crosses_edge(ow);
+          if (oh != row_oh || ow == 0) {
+            row_oh = oh;
+            for (int kh = 0; kh < p_.KH; ++kh) {
+              const int64_t ih = ih0 + int64_t{kh} * p_.dilation_h;
+              row_start[kh] = ih < 0 || ih >= H ? nullptr : src + (n * H + ih) * W * p_.IC;
+            }
+          }
+          if (!crosses_edge(ow)) {
+            const int64_t off = iw0 * p_.IC;
+            for (int kh = 0; kh < p_.KH; ++kh) pp[kh] = row_start[kh] ? row_start[kh] + off : za_run;
+            continue;
+          }
           for (int kh = 0; kh < p_.KH; ++kh) {
             const int64_t ih = ih0 + int64_t{kh} * p_.dilation_h;
             if (ih < 0 || ih >= H) {
               pp[kh] = za_run;
-            } else if (!edge_row) {
-              pp[kh] = src + ((n * H + ih) * W + iw0) * p_.IC;
             } else {
               // taps [lo, hi) lie inside the image, the others read za
               const int64_t lo = std::clamp<int64_t>(-iw0, 0, p_.KW), hi = std::clamp<int64_t>(W - iw0, lo, p_.KW);

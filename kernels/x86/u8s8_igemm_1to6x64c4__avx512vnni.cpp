@@ -10,7 +10,7 @@
 //   from the stack and moves some through xmm registers, which take vpdpbusd
 //   ports: ~5 % of a 3x3 layer at IC >= 128);
 // - the next-panel prefetch (GemmEpilogue::prefetch) runs in its own copy of the
-//   loop, chosen once per tap, instead of a branch per K step.
+//   loop for exactly the lines asked for, instead of a branch per K step.
 // Accumulators: MR x NB zmm (<= 24) + NB weights + 1 broadcast.
 #include <immintrin.h>
 
@@ -63,15 +63,16 @@ __attribute__((noipa)) void tile(size_t mr, size_t nc, size_t taps, size_t kc, c
     const uint8_t* a4 = MR > 4 ? p[4 * taps] : a0;
     const uint8_t* a5 = MR > 5 ? p[5 * taps] : a0;
     const uint8_t* wk = wt;
-    if (pf < pf_end) {  // one line of the caller's next panel per K step (cold weights)
-      for (size_t k = 0; k < kc; k += 4, wk += 64, pf += 64) {
+    size_t k = 0;
+    if (pf < pf_end) {  // one line of the caller's next panel per K step (cold weights), up to its end
+      const size_t lines = size_t(pf_end - pf + 63) / 64, k_pf = kc < 4 * lines ? kc : 4 * lines;
+      for (; k < k_pf; k += 4, wk += 64, pf += 64) {
         _mm_prefetch(pf, _MM_HINT_T1);
         LAPQ_STEP
       }
-    } else {
-#pragma GCC unroll 2
-      for (size_t k = 0; k < kc; k += 4, wk += 64) LAPQ_STEP
     }
+#pragma GCC unroll 2
+    for (; k < kc; k += 4, wk += 64) LAPQ_STEP
   }
 #undef LAPQ_STEP
 #undef LAPQ_ROW
