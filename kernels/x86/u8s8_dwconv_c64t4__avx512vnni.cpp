@@ -298,6 +298,71 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
   if (o < ow_count) finish(o, accumulate(o));
 }
 
+// 3x3 (KH <= 4), stride 1, dilation 1, 64 channels, fused like block64_s2k3: each
+// input column is interleaved into registers once and the last three columns stay
+// in registers for the outputs that read them (o reads columns o, o+1, o+2), so no
+// interleaved column is stored and reloaded (block64 stores 4 and reloads 12 zmm per
+// output).
+template <bool ROWSUM, bool FULL>
+void block64_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc& src, size_t col0,
+                  const uint8_t* wb, int32_t za, void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const __mmask64 mask = FULL ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
+  auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
+  const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
+  const FastCols fast(src, 4);
+  auto column = [&](size_t col, __m512i v[4]) __attribute__((always_inline)) {
+    const size_t wc = col0 + col;
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      const __m512i t3 = kh > 3 ? load(px(3, wc)) : zrow;  // KH = 3: za row (weight 0)
+      interleave4r(load(px(0, wc)), kh > 1 ? load(px(1, wc)) : zrow, kh > 2 ? load(px(2, wc)) : zrow, t3, v);
+    };
+    if (fast.inside(wc, wc)) go(fast); else go(src);
+  };
+  Epi k = make_epi(e);
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order(e.scale, c, count, scale);
+  if (k.has_bias) load_lane_order(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order(e.wei_zp, c, count, zw);
+  const __m512i ibias[4] = {_mm512_loadu_si512(wb), _mm512_loadu_si512(wb + 64), _mm512_loadu_si512(wb + 128),
+                            _mm512_loadu_si512(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, kh * 3);
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(3 * 4) * za);  // padded rows read za too
+  const uint8_t* wt = wb + 256;  // (KW = 3, 4, 64)
+  __m512i w[3][4];
+  for (int q = 0; q < 3; ++q)
+    for (int i = 0; i < 4; ++i) w[q][i] = _mm512_loadu_si512(wt + 256 * q + 64 * i);
+  __m512i x0[4], x1[4], x2[4];
+  column(0, x0);
+  column(1, x1);
+  for (size_t o = 0; o < ow_count; ++o) {
+    column(o + 2, x2);
+    __m512 y[4];
+    for (int i = 0; i < 4; ++i) {
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
+      a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
+      a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
+      __m512i r = _mm512_setzero_si512();
+      if (ROWSUM) {
+        r = _mm512_dpbusd_epi32(r, x0[i], ones);
+        r = _mm512_dpbusd_epi32(r, x1[i], ones);
+        r = _mm512_dpbusd_epi32(r, x2[i], ones);
+      }
+      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+    }
+    if (k.f32) {
+      transpose_lanes(y);
+      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+      for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
+    } else {
+      uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+      const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+      if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
+    }
+    for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
+  }
+}
+
 // 3x3, stride 2, dilation 1, KH = 3 (MobileNetV2's stride-2 layers), 64 channels.
 // Every output reads two new columns, so block64 spends 16 shuffles per output on
 // interleaving, a quarter of them on the za row that pads KH = 3 to 4. Here the
@@ -527,6 +592,73 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
   }
 }
 
+// block64_s1k3 for <= 32 channels, two outputs per zmm: the 256-bit halves hold
+// outputs o and o + H (H = half the chunk, rounded up), so column j of the lower
+// half and column j + H of the upper one are interleaved together and stay in
+// registers for the three outputs that read them.
+template <bool ROWSUM, bool FULL>
+void block32x2_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc& src, size_t col0,
+                    const uint8_t* wb, int32_t za, void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const __mmask32 mask = FULL ? ~__mmask32(0) : __mmask32((uint64_t{1} << count) - 1);
+  auto load = [&](const uint8_t* p) {
+    return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
+  };
+  auto load2 = [&](const uint8_t* p0, const uint8_t* p1) {  // as in block32x2
+    if (c >= 32)
+      return _mm512_mask_loadu_epi8(_mm512_zextsi256_si512(load(p0)), __mmask64(mask) << 32, p1 + c - 32);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load(p0)), load(p1), 1);
+  };
+  const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
+  const size_t H = (ow_count + 1) / 2;  // outputs of the lower halves
+  const FastCols fast(src, 4);
+  auto column = [&](size_t j, __m512i v[4]) __attribute__((always_inline)) {  // columns j | j + H
+    const size_t c0 = col0 + j, c1 = c0 + H;
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      const __m512i t3 = kh > 3 ? load2(px(3, c0), px(3, c1)) : zrow;  // KH = 3: za row (weight 0)
+      interleave4r(load2(px(0, c0), px(0, c1)), kh > 1 ? load2(px(1, c0), px(1, c1)) : zrow,
+                   kh > 2 ? load2(px(2, c0), px(2, c1)) : zrow, t3, v);
+    };
+    if (fast.inside(c0, c1)) go(fast); else go(src);
+  };
+  Epi k = make_epi(e);
+  __m512 scale[4], bias[4], zw[4];
+  load_lane_order32x2(e.scale, c, count, scale);
+  if (k.has_bias) load_lane_order32x2(e.bias, c, count, bias);
+  if (ROWSUM) load_lane_order32x2(e.wei_zp, c, count, zw);
+  auto bcast = [](const uint8_t* p) {
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  };
+  const __m512i ibias[4] = {bcast(wb), bcast(wb + 64), bcast(wb + 128), bcast(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, kh * 3);
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i kza = _mm512_set1_epi32(static_cast<int32_t>(3 * 4) * za);  // padded rows read za too
+  const uint8_t* wt = wb + 256;  // (KW = 3, 4, 64); the first 32 bytes of each 64 are ours
+  __m512i w[3][4];
+  for (int q = 0; q < 3; ++q)
+    for (int i = 0; i < 4; ++i) w[q][i] = bcast(wt + 256 * q + 64 * i);
+  __m512i x0[4], x1[4], x2[4];
+  column(0, x0);
+  column(1, x1);
+  for (size_t o = 0; o < H; ++o) {
+    column(o + 2, x2);
+    __m512 y[4];
+    for (int i = 0; i < 4; ++i) {
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
+      a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
+      a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
+      __m512i r = _mm512_setzero_si512();
+      if (ROWSUM) {
+        r = _mm512_dpbusd_epi32(r, x0[i], ones);
+        r = _mm512_dpbusd_epi32(r, x1[i], ones);
+        r = _mm512_dpbusd_epi32(r, x2[i], ones);
+      }
+      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+    }
+    store32x2(y, k, o, o + H, o + H < ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+    for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
+  }
+}
+
 // block64_s2k3's A / B grouping for <= 32 channels, two outputs per zmm, fused like
 // block64_s2k3 (groups interleaved into registers, no scratch). The 256-bit halves
 // hold outputs o and o + H (H = half the chunk, rounded up), so that the A group of
@@ -643,6 +775,7 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   const size_t esz = e.f32_out ? 4 : 1;
   const bool k3 = kw == 3 && kh <= 4;
   const bool s2k3 = kw == 3 && kh == 3 && stride_w == 2 && dilation_w == 1;
+  const bool s1k3 = kw == 3 && kh <= 4 && stride_w == 1 && dilation_w == 1;
   for (size_t o0 = 0; o0 < ow_count; o0 += chunk)
     for (size_t c = 0; c < channels; c += 64) {
       const size_t oc = std::min(chunk, ow_count - o0), ncols = (oc - 1) * stride_w + span;
@@ -675,8 +808,26 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
           if (e.wei_zp) LAPQ_S2(true, false); else LAPQ_S2(false, false);
         }
 #undef LAPQ_S2
+      } else if (count <= 32 && s1k3) {
+#define LAPQ_S1(R, FULL) \
+  block32x2_s1k3<R, FULL>(c, count, oc, kh, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e)
+        if (count == 32) {
+          if (e.wei_zp) LAPQ_S1(true, true); else LAPQ_S1(false, true);
+        } else {
+          if (e.wei_zp) LAPQ_S1(true, false); else LAPQ_S1(false, false);
+        }
+#undef LAPQ_S1
       } else if (count <= 32) {
         LAPQ_DISPATCH(block32x2, 32)
+      } else if (s1k3) {
+#define LAPQ_S1(R, FULL) \
+  block64_s1k3<R, FULL>(c, count, oc, kh, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e)
+        if (count == 64) {
+          if (e.wei_zp) LAPQ_S1(true, true); else LAPQ_S1(false, true);
+        } else {
+          if (e.wei_zp) LAPQ_S1(true, false); else LAPQ_S1(false, false);
+        }
+#undef LAPQ_S1
       } else if (s2k3) {
 #define LAPQ_S2(R, FULL) \
   block64_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)

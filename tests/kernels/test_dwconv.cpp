@@ -25,15 +25,16 @@ struct DwCase {
   int C, stride, pad, H, W;
   int32_t za, zp, qmin, qmax;
   bool f32, wzp;
+  int KH = 3, KW = 3, dil_w = 1;
 };
 
 void check(const DwCase& c, uint32_t seed) {
-  SCOPED_TRACE(::testing::Message() << "C=" << c.C << " stride=" << c.stride << " pad=" << c.pad << " H=" << c.H
+  SCOPED_TRACE(::testing::Message() << "C=" << c.C << " K=" << c.KH << "x" << c.KW << " dil_w=" << c.dil_w << " stride=" << c.stride << " pad=" << c.pad << " H=" << c.H
                                     << " W=" << c.W << " za=" << c.za << " zp=" << c.zp << " q=[" << c.qmin << ","
                                     << c.qmax << "] f32=" << c.f32 << " wzp=" << c.wzp);
   ConvParams p;
   p.IC = p.OC = p.groups = c.C;
-  p.KH = p.KW = 3;
+  p.KH = c.KH, p.KW = c.KW, p.dilation_w = c.dil_w;
   p.stride_h = p.stride_w = c.stride;
   p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = c.pad;
   const int OH = p.out_h(c.H), OW = p.out_w(c.W);
@@ -41,7 +42,7 @@ void check(const DwCase& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> wd(-128, 127), ad(0, 255), bd(-20000, 20000);
   std::uniform_real_distribution<float> sd(0.0005f, 0.004f), zd(-1.5f, 1.5f), fb(-30.f, 30.f);
-  std::vector<int8_t> wei(size_t(c.C) * 9);
+  std::vector<int8_t> wei(size_t(c.C) * c.KH * c.KW);
   for (auto& v : wei) v = static_cast<int8_t>(wd(rng));
   std::vector<int32_t> bias(c.C);
   for (auto& v : bias) v = bd(rng);
@@ -89,6 +90,30 @@ TEST(Depthwise3x3, EveryBlockShapeWidthAndHeightMatchesTheReference) {
           check({C, stride, pad, H, W, 37, 0, 0, 255, true, true}, seed + 100000);
           ++seed;
         }
+  omp_set_num_threads(threads);
+}
+
+// Kernel heights 1, 2, 4 with KW = 3 take the 3x3 kernels' paths (rows past KH read
+// za with weight 0); 5x3 and dilation_w = 2 take the general row kernel.
+TEST(Depthwise3x3, OtherKernelHeightsAndDilationMatchTheReference) {
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  uint32_t seed = 9000;
+  for (int KH : {1, 2, 4, 5})
+    for (int C : {24, 64, 96})
+      for (int stride : {1, 2})
+        for (int W : {3, 8, 13}) {
+          DwCase c{C, stride, 1, 6, W, 128, 5, 0, 255, false, false};
+          c.KH = KH;
+          check(c, seed++);
+          c.f32 = c.wzp = true, c.za = 255;
+          check(c, seed++);
+        }
+  for (int C : {32, 64}) {
+    DwCase c{C, 1, 2, 5, 11, 17, 0, 0, 255, false, false};
+    c.dil_w = 2;
+    check(c, seed++);
+  }
   omp_set_num_threads(threads);
 }
 
