@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/memory.h"
 #include "engine/passes/layout.h"
 
 namespace lapq {
@@ -385,10 +386,11 @@ void Plan::plan_memory(bool reuse) {
   std::vector<std::shared_ptr<std::byte[]>> slot_memory(slots.size());
   for (size_t s = 0; s < slots.size(); ++s) {
     const size_t bytes = slot_alloc_bytes(slots[s]);
-    auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
-    if (!p) throw Error(ErrorCode::kLimit, "out of memory planning activation buffers");
-    std::memset(p, 0, bytes);
-    slot_memory[s] = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
+    try {
+      slot_memory[s] = allocate_plan_buffer(bytes);
+    } catch (const Error&) {
+      throw Error(ErrorCode::kLimit, "out of memory planning activation buffers");
+    }
     arena_bytes_ += slots[s].bytes;
   }
   for (size_t v = 0; v < nv; ++v) {

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "engine/memory.h"
+
 namespace lapq {
 
 size_t dtype_size(DType t) {
@@ -108,11 +110,11 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   LAPQ_CHECK(bytes <= max_tensor_bytes(), ErrorCode::kLimit, "tensor of shape ", shape_str(shape_), " (",
              dtype_name(dtype_), ") needs ", bytes, " bytes, above lapq's limit of ", max_tensor_bytes(),
              " bytes per tensor");
-  size_t padded = (bytes + 63) / 64 * 64 + 64;  // room for vector over-reads
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, padded));
-  if (!p) throw Error(ErrorCode::kLimit, "out of memory allocating tensor " + shape_str(shape_));
-  std::memset(p, 0, padded);
-  storage_ = std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
+  try {
+    storage_ = allocate_buffer(bytes + 64);  // room for vector over-reads
+  } catch (const Error&) {
+    throw Error(ErrorCode::kLimit, "out of memory allocating tensor " + shape_str(shape_));
+  }
 }
 
 Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<std::byte[]> base) {

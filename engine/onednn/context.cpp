@@ -3,6 +3,9 @@
 #include <omp.h>
 
 #include <cstdlib>
+#include <string>
+
+#include "engine/memory.h"
 
 namespace lapq::onednn {
 
@@ -83,9 +86,11 @@ void Workspace::reserve(size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (bytes <= size_) return;
   bytes = align64(bytes);
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
-  LAPQ_CHECK(p, ErrorCode::kLimit, "oneDNN workspace: cannot allocate ", bytes, " bytes");
-  buffer_ = std::unique_ptr<std::byte[], void (*)(std::byte*)>(p, [](std::byte* q) { std::free(q); });
+  try {
+    buffer_ = allocate_buffer(bytes);  // huge pages from 2 MiB on (engine/memory.h)
+  } catch (const Error&) {
+    throw Error(ErrorCode::kLimit, "oneDNN workspace: cannot allocate " + std::to_string(bytes) + " bytes");
+  }
   size_ = bytes;
 }
 

@@ -74,7 +74,7 @@ class Workspace {
 
  private:
   std::mutex mutex_;
-  std::unique_ptr<std::byte[], void (*)(std::byte*)> buffer_{nullptr, nullptr};
+  std::shared_ptr<std::byte[]> buffer_;
   size_t size_ = 0;
 };
 
