@@ -245,12 +245,14 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         next_bytes = size_t((next_nc + 15) / 16) * block_bytes_;
         slice = (next_bytes / size_t((mcount + mr - 1) / mr) + 64) / 64 * 64;
       }
-      // Balanced register tiles (49 rows: 4 x 6 + 5 x 5, not 8 x 6 + 1): kernels whose
-      // cost follows the row count (the avx512vnni int8 igemm) lose nothing to a
-      // short last tile; for the others the tile count is the same. (The int4 VNNI
-      // kernel takes up to 60 rows per call and groups them itself.)
+      // Indirect GEMM in balanced register tiles (49 rows: 4 x 6 + 5 x 5, not 8 x 6 + 1):
+      // the avx512vnni int8 igemm costs in proportion to its rows, so it loses nothing
+      // to a short last tile. Not for the direct GEMM: its 1-row tile is a cheap
+      // special case (7x7 layers: 8 x 6 + 1 beats 9 tiles of 5-6 rows), nor for the
+      // int4 VNNI kernel, which takes up to 60 rows per call and groups them itself.
+      const bool balanced = indirect && mr <= 6;
       const int64_t ntiles = (mcount + mr - 1) / mr;
-      const int64_t base_rows = mr <= 6 ? mcount / ntiles : mr, extra_rows = mr <= 6 ? mcount % ntiles : 0;
+      const int64_t base_rows = balanced ? mcount / ntiles : mr, extra_rows = balanced ? mcount % ntiles : 0;
       for (int64_t ti = 0, r = 0; ti < ntiles; ++ti) {
         const int64_t rows = std::min(mcount - r, base_rows + (ti < extra_rows ? 1 : 0));
         e.prefetch = next_w;
