@@ -754,6 +754,121 @@ void block32x2_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, 
   }
 }
 
+// block64_s2k3's A / B grouping for <= 16 channels (the tail of 144 channels), four
+// outputs per zmm: 128-bit lane k holds output o + kQ (Q = a quarter of the chunk,
+// rounded up), built from four 16-byte pixel loads (merge-masked, no port-5
+// insert). block32x2_s2k3 left half of every vector empty here.
+template <bool ROWSUM>
+void block16x4_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, size_t col0, const uint8_t* wb,
+                    int32_t za, void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+  const __mmask64 m16 = (__mmask64(1) << count) - 1;  // the channels of one lane
+  const size_t Q = (ow_count + 3) / 4;
+  // Lane k from pixel p_k (masked loads do not touch the masked-out bytes).
+  auto load4 = [&](const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, const uint8_t* p3) {
+    __m512i v = _mm512_maskz_loadu_epi8(m16, p0 + c);
+    v = _mm512_mask_loadu_epi8(v, m16 << 16, p1 + c - 16);
+    v = _mm512_mask_loadu_epi8(v, m16 << 32, p2 + c - 32);
+    return _mm512_mask_loadu_epi8(v, m16 << 48, p3 + c - 48);
+  };
+  const FastCols fast(src, 3);
+  auto group_a = [&](size_t k, __m512i v[4]) __attribute__((always_inline)) {  // A(2(k + lane * Q))
+    const size_t e0 = col0 + 2 * k, d = 2 * Q;
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      auto l = [&](size_t r, size_t col) {
+        return load4(px(r, col), px(r, col + d), px(r, col + 2 * d), px(r, col + 3 * d));
+      };
+      interleave4r(l(0, e0), l(1, e0), l(2, e0), l(0, e0 + 1), v);
+    };
+    if (fast.inside(e0, e0 + 3 * d + 1)) go(fast); else go(src);
+  };
+  auto group_b = [&](size_t p, __m512i v[4]) __attribute__((always_inline)) {  // B from output 2p + lane * Q
+    const size_t a1 = col0 + 4 * p + 1, d = 2 * Q;
+    auto go = [&](const auto& px) __attribute__((always_inline)) {
+      auto l = [&](size_t r, size_t col) {
+        return load4(px(r, col), px(r, col + d), px(r, col + 2 * d), px(r, col + 3 * d));
+      };
+      interleave4r(l(1, a1), l(2, a1), l(1, a1 + 2), l(2, a1 + 2), v);
+    };
+    if (fast.inside(a1, a1 + 3 * d + 2)) go(fast); else go(src);
+  };
+  Epi k = make_epi(e);
+  // Per-channel constants of channels 4i .. 4i+3 in every lane.
+  auto lanes = [&](const float* q, __m512 out[4]) {
+    for (size_t i = 0; i < 4; ++i)
+      out[i] = 4 * i < count ? _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(mask16(count - 4 * i), q + c + 4 * i))
+                             : _mm512_setzero_ps();
+  };
+  __m512 scale[4], bias[4], zw[4];
+  lanes(e.scale, scale);
+  if (k.has_bias) lanes(e.bias, bias);
+  if (ROWSUM) lanes(e.wei_zp, zw);
+  auto b4 = [](const uint8_t* q) { return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))); };
+  const __m512i ibias[4] = {b4(wb), b4(wb + 64), b4(wb + 128), b4(wb + 192)};
+  k.min_hi = !y_fits<ROWSUM>(ibias, scale, bias, zw, k.has_bias, 9);
+  const uint8_t* wt = wb + 256;
+  __m512i wa[4], w2[4], wbl[4], wbh[4];
+  for (int i = 0; i < 4; ++i) {
+    const __m512i w0 = b4(wt + 64 * i), w1 = b4(wt + 256 + 64 * i);
+    w2[i] = b4(wt + 512 + 64 * i);
+    wa[i] = _mm512_or_si512(w0, _mm512_slli_epi32(w1, 24));
+    wbl[i] = _mm512_srli_epi32(w1, 8);
+    wbh[i] = _mm512_and_si512(_mm512_slli_epi32(w1, 8), _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  }
+  const __m512i ones_a = _mm512_set1_epi32(0x01010101), ones_a3 = _mm512_set1_epi32(0x00010101);
+  const __m512i ones_bl = _mm512_set1_epi32(0x00000101), ones_bh = _mm512_set1_epi32(0x01010000);
+  const __m512i kza = _mm512_set1_epi32(9 * za);
+  auto step = [&](size_t o, const __m512i* x0, const __m512i* x2, const __m512i* xb, const __m512i* wbv,
+                  __m512i ones_b) __attribute__((always_inline)) {
+    __m512 y[4];
+    for (size_t i = 0; i < 4; ++i) {
+      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], wa[i]);
+      a = _mm512_dpbusd_epi32(a, x2[i], w2[i]);
+      a = _mm512_dpbusd_epi32(a, xb[i], wbv[i]);
+      __m512i r = _mm512_setzero_si512();
+      if (ROWSUM) {
+        r = _mm512_dpbusd_epi32(r, x0[i], ones_a);
+        r = _mm512_dpbusd_epi32(r, x2[i], ones_a3);
+        r = _mm512_dpbusd_epi32(r, xb[i], ones_b);
+      }
+      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+    }
+    if (k.f32) {
+      alignas(64) float out[4][16];
+      for (int i = 0; i < 4; ++i) _mm512_store_ps(out[i], y[i]);
+      for (size_t L = 0; L < 4 && o + L * Q < ow_count; ++L) {
+        float* d = static_cast<float*>(dst) + (o + L * Q) * dst_pixel_stride + c;
+        for (size_t ch = 0; ch < count; ++ch) d[ch] = out[ch / 4][L * 4 + ch % 4];
+      }
+      return;
+    }
+    // 128-bit lane L: channels 0 .. 15 of output o + L * Q, in order.
+    const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+    const __mmask16 sm = mask16(count);
+    uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+    const size_t step_q = Q * dst_pixel_stride;
+    _mm_mask_storeu_epi8(d, sm, _mm512_castsi512_si128(b));
+    if (o + Q < ow_count) _mm_mask_storeu_epi8(d + step_q, sm, _mm512_extracti32x4_epi32(b, 1));
+    if (o + 2 * Q < ow_count) _mm_mask_storeu_epi8(d + 2 * step_q, sm, _mm512_extracti32x4_epi32(b, 2));
+    if (o + 3 * Q < ow_count) _mm_mask_storeu_epi8(d + 3 * step_q, sm, _mm512_extracti32x4_epi32(b, 3));
+  };
+  __m512i a0[4], a2[4], a4[4], bv[4];
+  group_a(0, a0);
+  size_t o = 0;
+  for (; o + 2 <= Q; o += 2) {
+    group_a(o + 1, a2);
+    group_a(o + 2, a4);
+    group_b(o / 2, bv);
+    step(o, a0, a2, bv, wbl, ones_bl);
+    step(o + 1, a2, a4, bv, wbh, ones_bh);
+    for (int i = 0; i < 4; ++i) a0[i] = a4[i];
+  }
+  if (o < Q) {
+    group_a(o + 1, a2);
+    group_b(o / 2, bv);
+    step(o, a0, a2, bv, wbl, ones_bl);
+  }
+}
+
 }  // namespace
 
 void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
@@ -799,7 +914,13 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
       if (k3) LAPQ_CALL(F, false, true, false); else LAPQ_CALL(F, false, false, false); \
     }                                                                     \
   }
-      if (count <= 32 && s2k3) {
+      if (count <= 16 && s2k3) {
+        if (e.wei_zp) {
+          block16x4_s2k3<true>(c, count, oc, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e);
+        } else {
+          block16x4_s2k3<false>(c, count, oc, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e);
+        }
+      } else if (count <= 32 && s2k3) {
 #define LAPQ_S2(R, FULL) \
   block32x2_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)
         if (count == 32) {
