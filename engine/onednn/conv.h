@@ -51,6 +51,11 @@ struct ConvShape {
 // unknown-shape weights, rank != 4, inconsistent output shape, ...).
 bool resolve_conv(const KernelRequest& req, ConvShape* shape, std::string* why_not);
 
+// True when a channels-last 3x3 stride-1 convolution of this shape runs as
+// Winograd F(2x2, 3x3) (oneDNN jit_fp32_wino_2x3 on nChw16c, reorders in the
+// workspace; only between channels-last values). LAPQ_ONEDNN_WINOGRAD=0 turns it off.
+bool use_winograd(const ConvShape& s);
+
 // The layout kAuto resolves to for this shape.
 ConvLayout choose_conv_layout(const ConvShape& s);
 

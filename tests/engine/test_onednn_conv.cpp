@@ -196,14 +196,11 @@ TEST(OnednnConvPlan, PlanPicksOnednnAndMatchesReferencePlan) {
   test::expect_close(got, want, g.reference(abs_in, false), 16 * 9 + 1, 1.0, "plan");
 }
 
-}  // namespace
-}  // namespace lapq
-
 // The kernels' weight storage (weight_memory.h): buffers carved from shared
 // huge-page chunks must be aligned, disjoint, keep their contents while other
 // buffers come and go, and a buffer larger than a chunk gets a chunk of its own.
 TEST(OnednnWeightMemory, BuffersAreAlignedDisjointAndStable) {
-  using lapq::onednn::WeightBuffer;
+  using onednn::WeightBuffer;
   const size_t sizes[] = {4, 100, 4096, size_t{3} << 20, 64, size_t{40} << 20, 12345};
   std::vector<WeightBuffer> kept;
   for (size_t i = 0; i < std::size(sizes); ++i) {
@@ -227,3 +224,75 @@ TEST(OnednnWeightMemory, BuffersAreAlignedDisjointAndStable) {
     }
   }
 }
+
+// NCHW data of `t` reordered to NHWC (same shape tag, channels-last bytes) and back.
+Tensor to_nhwc(const Tensor& t, bool back = false) {
+  const int64_t N = t.dim(0), C = t.dim(1), HW = t.dim(2) * t.dim(3);
+  Tensor r(DType::kF32, t.shape());
+  const float* s = t.data<float>();
+  float* d = r.data<float>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < HW; ++p) {
+        const int64_t nchw = (n * C + c) * HW + p, nhwc = (n * HW + p) * C + c;
+        if (back) d[nchw] = s[nhwc];
+        else d[nhwc] = s[nchw];
+      }
+  return r;
+}
+
+// Channels-last 3x3 stride-1 convolutions wide enough for Winograd F(2x2, 3x3)
+// (use_winograd) meet the same per-element bound as the direct ones, alone and
+// with the residual sum (dst = relu(conv + r), bound with K + 1 terms and S + |r|).
+TEST(OnednnConvWinograd, ChannelsLastMatchesReference) {
+  struct Case {
+    int64_t N, IC, H, W, OC;
+  };
+  for (const Case c : {Case{1, 64, 14, 14, 64}, Case{1, 64, 15, 17, 80}, Case{2, 128, 16, 16, 64}}) {
+    for (bool sum : {false, true}) {
+      std::mt19937 rng(77);
+      std::vector<Tensor> in{test::random_tensor({c.N, c.IC, c.H, c.W}, rng),
+                             test::random_tensor({c.OC, c.IC, 3, 3}, rng), test::random_tensor({c.OC}, rng)};
+      Attributes a;
+      a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+      a.set("kernel_shape", std::vector<int64_t>{3, 3});
+      OneNode g("Conv", in, {false, true, true}, a);
+      onednn::ConvShape s;
+      std::string why;
+      ASSERT_TRUE(onednn::resolve_conv(g.request(), &s, &why)) << why;
+      const std::string what = "N" + std::to_string(c.N) + " " + std::to_string(c.IC) + "->" + std::to_string(c.OC) +
+                               " " + std::to_string(c.H) + "x" + std::to_string(c.W) + (sum ? " +sum" : "");
+      FusedActivation relu;
+      relu.kind = FusedActivation::Kind::kRelu;
+      auto kernel = onednn::make_conv(s, in[1].data<float>(), in[2].data<float>(), sum ? FusedActivation{} : relu, 1,
+                                      onednn::ConvLayout::kAuto, Layout::kNhwc, Layout::kNhwc, sum ? &relu : nullptr);
+      if (!onednn::use_winograd(s) || kernel->impl_name().find("wino") == std::string::npos)
+        GTEST_SKIP() << "no Winograd kernel here: " << kernel->impl_name();
+      const Tensor residual = test::random_tensor({c.N, c.OC, c.H, c.W}, rng);
+      const Tensor x = to_nhwc(in[0]);
+      Tensor y = sum ? to_nhwc(residual) : Tensor(DType::kF32, residual.shape());
+      const Tensor* ins[] = {&x};
+      Tensor* outs[] = {&y};
+      kernel->run(ins, outs);
+      const Tensor got = to_nhwc(y, /*back=*/true);
+
+      Tensor want = g.reference(in, false);
+      std::vector<Tensor> abs_in;
+      for (const Tensor& t : in) abs_in.push_back(test::abs_of(t));
+      Tensor bound = g.reference(abs_in, false);
+      for (int64_t i = 0; i < want.numel(); ++i) {
+        float& w = want.data<float>()[i];
+        if (sum) {
+          w += residual.data<float>()[i];
+          bound.data<float>()[i] += std::fabs(residual.data<float>()[i]);
+        }
+        w = relu.apply(w);
+      }
+      const int64_t K = c.IC * 9 + 1 + (sum ? 1 : 0);
+      test::expect_close(got, want, bound, K, 1.0, what + " [" + kernel->impl_name() + "]");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lapq
