@@ -1,5 +1,6 @@
-// Depthwise convolution driver: one output row per item; the row kernel gets the
-// window's input rows, the pixel kernel an indirection buffer of tap pointers.
+// Depthwise convolution driver: the row kernel gets groups of output rows (their
+// windows' input rows), the pixel kernel one output row per item with an
+// indirection buffer of tap pointers.
 #include <omp.h>
 
 #include <algorithm>
@@ -22,6 +23,37 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
   const uint8_t* zero = zero_row_.data();
   const size_t khp = (size_t(p_.KH) + 3) / 4 * 4;  // row kernel: kernel rows padded to 4
 
+  if (cfg.row_ukernel) {
+    // Groups of output rows per call (the kernel sets up each channel block once per
+    // call): all rows with one thread, about four groups per thread otherwise. Every
+    // output comes from the same integer arithmetic whatever the grouping, so the
+    // result does not depend on the thread count.
+    const int64_t per = threads > 1 ? std::max<int64_t>(1, rows / (int64_t{threads} * 4)) : rows;
+    const int64_t items = (rows + per - 1) / per;
+#pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t r0 = it * per, nr = std::min(per, rows - r0);
+      Scratch& s = thread_scratch();
+      if (s.ptrs.size() < size_t(nr) * khp) s.ptrs.resize(size_t(nr) * khp);
+      const uint8_t** win = s.ptrs.data();  // (nr, KHp) window rows, nullptr = za
+      for (int64_t j = 0; j < nr; ++j) {
+        const int64_t n = (r0 + j) / OH, oh = (r0 + j) % OH;
+        for (size_t kh = 0; kh < khp; ++kh) {
+          const int64_t ih = oh * p_.stride_h - p_.pad_top + int64_t(kh) * p_.dilation_h;
+          const bool outside = kh >= size_t(p_.KH) || ih < 0 || ih >= H;
+          win[j * khp + kh] = outside ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
+        }
+      }
+      const size_t xbytes = dw_row_scratch_bytes(OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w);
+      if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
+      uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
+      uint8_t* d = static_cast<uint8_t*>(dst) + r0 * OW * p_.OC * esz_d;
+      cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, size_t(nr), win, W, p_.pad_left, zero, wpk,
+                      za_, x, d, size_t(OW) * p_.OC, p_.OC, &ep);
+    }
+    return;
+  }
+
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && rows > 1)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t n = row / OH, oh = row % OH;
@@ -33,16 +65,6 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
       in_rows[kh] = (ih < 0 || ih >= H) ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
     }
     uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
-    if (cfg.row_ukernel) {
-      const uint8_t* win_rows[68];  // KHp <= 64 + 3 input rows of the window, nullptr = za
-      for (size_t kh = 0; kh < khp; ++kh) win_rows[kh] = kh < size_t(KH) ? in_rows[kh] : nullptr;
-      const size_t xbytes = dw_row_scratch_bytes(OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w);
-      if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
-      uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
-      cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, win_rows, W, p_.pad_left, zero, wpk, za_,
-                      x, d, p_.OC, &ep);
-      continue;
-    }
     if (s.ptrs.size() < size_t(OW) * taps) s.ptrs.resize(size_t(OW) * taps);
     const uint8_t** ptrs = s.ptrs.data();  // (OW, taps) input pixels
     for (int ow = 0; ow < OW; ++ow) {

@@ -24,18 +24,20 @@ enum class DwLayout {
   c64t4_s8,
 };
 
-// Row kernel (c64t4_s8): one output row of ow_count pixels. rows: KHp =
-// round_up(KH, 4) input rows of the window (their pixel 0; pixel stride =
-// channels bytes), nullptr for a row outside the image or kh >= KH. Column col of
+// Row kernel (c64t4_s8): nrows output rows of ow_count pixels; output row j is
+// written at dst + j * dst_row_stride (elements) and reads the window rows
+// rows[j * KHp .. j * KHp + KHp - 1]: KHp = round_up(KH, 4) input rows (their
+// pixel 0; pixel stride = channels bytes), nullptr for a row outside the image or
+// kh >= KH. Column col of
 // the padded window (output o reads columns o*stride_w + kw*dilation_w) is input
 // column col - pad_left; nullptr rows and columns outside [0, in_w) read `zero`
 // (a pixel of za). No per-column pointer table: the kernel computes addresses.
 // scratch: 64-byte aligned, dw_row_scratch_bytes(ow_count, ...) bytes (interleaved
 // columns, reused by every output that reads them).
 using DwRowUkernel = void (*)(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
-                              size_t dilation_w, const uint8_t* const* rows, size_t in_w, size_t pad_left,
-                              const uint8_t* zero, const void* w, int32_t za, void* scratch, void* dst,
-                              size_t dst_pixel_stride, const GemmEpilogue* ep);
+                              size_t dilation_w, size_t nrows, const uint8_t* const* rows, size_t in_w,
+                              size_t pad_left, const uint8_t* zero, const void* w, int32_t za, void* scratch,
+                              void* dst, size_t dst_row_stride, size_t dst_pixel_stride, const GemmEpilogue* ep);
 
 // Pixel kernel (c16_s8). dst pixel p, channel c: dst + p * dst_pixel_stride + c
 // (elements). ptrs: (npix, taps) pointers to input pixels.
@@ -70,8 +72,8 @@ void unpack_dw_weights(DwLayout layout, size_t channels, size_t kh, size_t kw, c
 
 void u8s8_dwconv_c16__scalar(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
 void u8s8_dwconv_c8__avx2(size_t, size_t, size_t, const uint8_t* const*, const void*, int32_t, void*, size_t, const GemmEpilogue*);
-void u8s8_dwconv_c64t4__avx512vnni(size_t, size_t, size_t, size_t, size_t, size_t, const uint8_t* const*, size_t,
-                                   size_t, const uint8_t*, const void*, int32_t, void*, void*, size_t,
+void u8s8_dwconv_c64t4__avx512vnni(size_t, size_t, size_t, size_t, size_t, size_t, size_t, const uint8_t* const*,
+                                   size_t, size_t, const uint8_t*, const void*, int32_t, void*, void*, size_t, size_t,
                                    const GemmEpilogue*);
 
 }  // namespace lapq

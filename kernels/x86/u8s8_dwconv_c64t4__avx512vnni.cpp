@@ -304,20 +304,11 @@ void block64(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, size
 // interleaved column is stored and reloaded (block64 stores 4 and reloads 12 zmm per
 // output).
 template <bool ROWSUM, bool FULL>
-void block64_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc& src, size_t col0,
-                  const uint8_t* wb, int32_t za, void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+void block64_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc* srcs, size_t nrows, size_t col0,
+                  const uint8_t* wb, int32_t za, void* dst0, size_t dst_row_bytes, size_t dst_pixel_stride, const GemmEpilogue& e) {
   const __mmask64 mask = FULL ? ~__mmask64(0) : (__mmask64(1) << count) - 1;
   auto load = [&](const uint8_t* p) { return FULL ? _mm512_loadu_si512(p + c) : _mm512_maskz_loadu_epi8(mask, p + c); };
   const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
-  const FastCols fast(src, 4);
-  auto column = [&](size_t col, __m512i v[4]) __attribute__((always_inline)) {
-    const size_t wc = col0 + col;
-    auto go = [&](const auto& px) __attribute__((always_inline)) {
-      const __m512i t3 = kh > 3 ? load(px(3, wc)) : zrow;  // KH = 3: za row (weight 0)
-      interleave4r(load(px(0, wc)), kh > 1 ? load(px(1, wc)) : zrow, kh > 2 ? load(px(2, wc)) : zrow, t3, v);
-    };
-    if (fast.inside(wc, wc)) go(fast); else go(src);
-  };
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order(e.scale, c, count, scale);
@@ -332,34 +323,49 @@ void block64_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColS
   __m512i w[3][4];
   for (int q = 0; q < 3; ++q)
     for (int i = 0; i < 4; ++i) w[q][i] = _mm512_loadu_si512(wt + 256 * q + 64 * i);
-  __m512i x0[4], x1[4], x2[4];
-  column(0, x0);
-  column(1, x1);
-  for (size_t o = 0; o < ow_count; ++o) {
-    column(o + 2, x2);
-    __m512 y[4];
-    for (int i = 0; i < 4; ++i) {
-      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
-      a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
-      a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
-      __m512i r = _mm512_setzero_si512();
-      if (ROWSUM) {
-        r = _mm512_dpbusd_epi32(r, x0[i], ones);
-        r = _mm512_dpbusd_epi32(r, x1[i], ones);
-        r = _mm512_dpbusd_epi32(r, x2[i], ones);
+  // The setup above is done once for all rows of the call; the row's pixels and
+  // output are const locals of the loop (no reloads after the byte stores).
+  for (size_t j = 0; j < nrows; ++j) {
+    const ColSrc src = srcs[j];
+    const FastCols fast(src, 4);
+    void* const dst = static_cast<uint8_t*>(dst0) + j * dst_row_bytes;
+    auto column = [&](size_t col, __m512i v[4]) __attribute__((always_inline)) {
+      const size_t wc = col0 + col;
+      auto go = [&](const auto& px) __attribute__((always_inline)) {
+        const __m512i t3 = kh > 3 ? load(px(3, wc)) : zrow;  // KH = 3: za row (weight 0)
+        interleave4r(load(px(0, wc)), kh > 1 ? load(px(1, wc)) : zrow, kh > 2 ? load(px(2, wc)) : zrow, t3, v);
+      };
+      if (fast.inside(wc, wc)) go(fast); else go(src);
+    };
+    __m512i x0[4], x1[4], x2[4];
+    column(0, x0);
+    column(1, x1);
+    for (size_t o = 0; o < ow_count; ++o) {
+      column(o + 2, x2);
+      __m512 y[4];
+      for (int i = 0; i < 4; ++i) {
+        __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
+        a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
+        a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
+        __m512i r = _mm512_setzero_si512();
+        if (ROWSUM) {
+          r = _mm512_dpbusd_epi32(r, x0[i], ones);
+          r = _mm512_dpbusd_epi32(r, x1[i], ones);
+          r = _mm512_dpbusd_epi32(r, x2[i], ones);
+        }
+        y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
       }
-      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+      if (k.f32) {
+        transpose_lanes(y);
+        float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
+        for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
+      } else {
+        uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
+        const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
+        if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
+      }
+      for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
     }
-    if (k.f32) {
-      transpose_lanes(y);
-      float* d = static_cast<float*>(dst) + o * dst_pixel_stride + c;
-      for (size_t L = 0; L < 4 && L * 16 < count; ++L) _mm512_mask_storeu_ps(d + L * 16, mask16(count - L * 16), y[L]);
-    } else {
-      uint8_t* d = static_cast<uint8_t*>(dst) + o * dst_pixel_stride + c;
-      const __m512i b = narrow_u8(y[0], y[1], y[2], y[3], k);
-      if (FULL) _mm512_storeu_si512(d, b); else _mm512_mask_storeu_epi8(d, mask, b);
-    }
-    for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
   }
 }
 
@@ -597,8 +603,8 @@ void block32x2(size_t c, size_t count, size_t ow_count, size_t kh, size_t kw, si
 // half and column j + H of the upper one are interleaved together and stay in
 // registers for the three outputs that read them.
 template <bool ROWSUM, bool FULL>
-void block32x2_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc& src, size_t col0,
-                    const uint8_t* wb, int32_t za, void* dst, size_t dst_pixel_stride, const GemmEpilogue& e) {
+void block32x2_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const ColSrc* srcs, size_t nrows, size_t col0,
+                    const uint8_t* wb, int32_t za, void* dst0, size_t dst_row_bytes, size_t dst_pixel_stride, const GemmEpilogue& e) {
   const __mmask32 mask = FULL ? ~__mmask32(0) : __mmask32((uint64_t{1} << count) - 1);
   auto load = [&](const uint8_t* p) {
     return FULL ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + c)) : _mm256_maskz_loadu_epi8(mask, p + c);
@@ -610,16 +616,6 @@ void block32x2_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const Co
   };
   const __m512i zrow = _mm512_set1_epi8(static_cast<char>(za));
   const size_t H = (ow_count + 1) / 2;  // outputs of the lower halves
-  const FastCols fast(src, 4);
-  auto column = [&](size_t j, __m512i v[4]) __attribute__((always_inline)) {  // columns j | j + H
-    const size_t c0 = col0 + j, c1 = c0 + H;
-    auto go = [&](const auto& px) __attribute__((always_inline)) {
-      const __m512i t3 = kh > 3 ? load2(px(3, c0), px(3, c1)) : zrow;  // KH = 3: za row (weight 0)
-      interleave4r(load2(px(0, c0), px(0, c1)), kh > 1 ? load2(px(1, c0), px(1, c1)) : zrow,
-                   kh > 2 ? load2(px(2, c0), px(2, c1)) : zrow, t3, v);
-    };
-    if (fast.inside(c0, c1)) go(fast); else go(src);
-  };
   Epi k = make_epi(e);
   __m512 scale[4], bias[4], zw[4];
   load_lane_order32x2(e.scale, c, count, scale);
@@ -636,26 +632,42 @@ void block32x2_s1k3(size_t c, size_t count, size_t ow_count, size_t kh, const Co
   __m512i w[3][4];
   for (int q = 0; q < 3; ++q)
     for (int i = 0; i < 4; ++i) w[q][i] = bcast(wt + 256 * q + 64 * i);
-  __m512i x0[4], x1[4], x2[4];
-  column(0, x0);
-  column(1, x1);
-  for (size_t o = 0; o < H; ++o) {
-    column(o + 2, x2);
-    __m512 y[4];
-    for (int i = 0; i < 4; ++i) {
-      __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
-      a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
-      a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
-      __m512i r = _mm512_setzero_si512();
-      if (ROWSUM) {
-        r = _mm512_dpbusd_epi32(r, x0[i], ones);
-        r = _mm512_dpbusd_epi32(r, x1[i], ones);
-        r = _mm512_dpbusd_epi32(r, x2[i], ones);
+  // The setup above is done once for all rows of the call; the row's pixels and
+  // output are const locals of the loop (no reloads after the byte stores).
+  for (size_t j = 0; j < nrows; ++j) {
+    const ColSrc src = srcs[j];
+    const FastCols fast(src, 4);
+    void* const dst = static_cast<uint8_t*>(dst0) + j * dst_row_bytes;
+    auto column = [&](size_t j, __m512i v[4]) __attribute__((always_inline)) {  // columns j | j + H
+      const size_t c0 = col0 + j, c1 = c0 + H;
+      auto go = [&](const auto& px) __attribute__((always_inline)) {
+        const __m512i t3 = kh > 3 ? load2(px(3, c0), px(3, c1)) : zrow;  // KH = 3: za row (weight 0)
+        interleave4r(load2(px(0, c0), px(0, c1)), kh > 1 ? load2(px(1, c0), px(1, c1)) : zrow,
+                     kh > 2 ? load2(px(2, c0), px(2, c1)) : zrow, t3, v);
+      };
+      if (fast.inside(c0, c1)) go(fast); else go(src);
+    };
+    __m512i x0[4], x1[4], x2[4];
+    column(0, x0);
+    column(1, x1);
+    for (size_t o = 0; o < H; ++o) {
+      column(o + 2, x2);
+      __m512 y[4];
+      for (int i = 0; i < 4; ++i) {
+        __m512i a = _mm512_dpbusd_epi32(ibias[i], x0[i], w[0][i]);
+        a = _mm512_dpbusd_epi32(a, x1[i], w[1][i]);
+        a = _mm512_dpbusd_epi32(a, x2[i], w[2][i]);
+        __m512i r = _mm512_setzero_si512();
+        if (ROWSUM) {
+          r = _mm512_dpbusd_epi32(r, x0[i], ones);
+          r = _mm512_dpbusd_epi32(r, x1[i], ones);
+          r = _mm512_dpbusd_epi32(r, x2[i], ones);
+        }
+        y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
       }
-      y[i] = epilogue_y<ROWSUM>(a, r, kza, zw[i], scale[i], bias[i], k.has_bias);
+      store32x2(y, k, o, o + H, o + H < ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
+      for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
     }
-    store32x2(y, k, o, o + H, o + H < ow_count, c, count, mask, FULL, dst, dst_pixel_stride);
-    for (int i = 0; i < 4; ++i) x0[i] = x1[i], x1[i] = x2[i];
   }
 }
 
@@ -872,11 +884,10 @@ void block16x4_s2k3(size_t c, size_t count, size_t ow_count, const ColSrc& src, 
 }  // namespace
 
 void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, size_t kw, size_t stride_w,
-                                   size_t dilation_w, const uint8_t* const* rows, size_t in_w, size_t pad_left,
-                                   const uint8_t* zero, const void* w, int32_t za, void* scratch, void* dst,
-                                   size_t dst_pixel_stride, const GemmEpilogue* ep) {
+                                   size_t dilation_w, size_t nrows, const uint8_t* const* rows, size_t in_w,
+                                   size_t pad_left, const uint8_t* zero, const void* w, int32_t za, void* scratch,
+                                   void* dst, size_t dst_row_stride, size_t dst_pixel_stride, const GemmEpilogue* ep) {
   const GemmEpilogue e = *ep;
-  const ColSrc src{rows, channels, in_w, pad_left, zero};
   const size_t bb = 256 + 256 * kw * ((kh + 3) / 4);
   const auto* w8 = static_cast<const uint8_t*>(w);
   auto* x = static_cast<__m512i*>(scratch);
@@ -891,15 +902,28 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   const bool k3 = kw == 3 && kh <= 4;
   const bool s2k3 = kw == 3 && kh == 3 && stride_w == 2 && dilation_w == 1;
   const bool s1k3 = kw == 3 && kh <= 4 && stride_w == 1 && dilation_w == 1;
+  // Up to kRows output rows per block call for the fused 3x3 stride-1 kernels, which
+  // set up a block's weights and epilogue constants once for all of them (at 7-14
+  // pixels per row the setup cost up to a fifth of the row). The others run one row
+  // at a time through all channel blocks, so the row's input lines stay in L1 from
+  // one block to the next (stride 2 in batches of 16 rows: 3-8 % slower at 56-112 px).
+  constexpr size_t kRows = 16;
+  const size_t max_rows = s1k3 ? kRows : 1;
+  const size_t khp = khb * 4, row_bytes = dst_row_stride * esz;
+  for (size_t r0 = 0; r0 < nrows; r0 += max_rows) {
+  const size_t nr = std::min(max_rows, nrows - r0);
+  ColSrc srcs[kRows];
+  for (size_t j = 0; j < nr; ++j) srcs[j] = ColSrc{rows + (r0 + j) * khp, channels, in_w, pad_left, zero};
   for (size_t o0 = 0; o0 < ow_count; o0 += chunk)
     for (size_t c = 0; c < channels; c += 64) {
       const size_t oc = std::min(chunk, ow_count - o0), ncols = (oc - 1) * stride_w + span;
-      void* d = static_cast<uint8_t*>(dst) + o0 * dst_pixel_stride * esz;
+      uint8_t* d = static_cast<uint8_t*>(dst) + r0 * row_bytes + o0 * dst_pixel_stride * esz;
       const size_t count = channels - c < 64 ? channels - c : 64;
       const uint8_t* wb = w8 + (c / 64) * bb;
-#define LAPQ_CALL(F, R, K, FULL)                                                                      \
-  F<R, K, FULL>(c, count, oc, kh, kw, stride_w, dilation_w, src, o0 * stride_w, ncols, wb, za, x, d, \
-                dst_pixel_stride, e)
+#define LAPQ_CALL(F, R, K, FULL)                                                                        \
+  for (size_t j = 0; j < nr; ++j)                                                                       \
+    F<R, K, FULL>(c, count, oc, kh, kw, stride_w, dilation_w, srcs[j], o0 * stride_w, ncols, wb, za, x, \
+                  d + j * row_bytes, dst_pixel_stride, e)
 #define LAPQ_DISPATCH(F, FULLCOUNT)                                       \
   if (count == FULLCOUNT) {                                               \
     if (e.wei_zp) {                                                       \
@@ -916,13 +940,16 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
   }
       if (count <= 16 && s2k3) {
         if (e.wei_zp) {
-          block16x4_s2k3<true>(c, count, oc, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e);
+          for (size_t j = 0; j < nr; ++j)
+            block16x4_s2k3<true>(c, count, oc, srcs[j], o0 * stride_w, wb, za, d + j * row_bytes, dst_pixel_stride, e);
         } else {
-          block16x4_s2k3<false>(c, count, oc, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e);
+          for (size_t j = 0; j < nr; ++j)
+            block16x4_s2k3<false>(c, count, oc, srcs[j], o0 * stride_w, wb, za, d + j * row_bytes, dst_pixel_stride, e);
         }
       } else if (count <= 32 && s2k3) {
-#define LAPQ_S2(R, FULL) \
-  block32x2_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)
+#define LAPQ_S2(R, FULL)           \
+  for (size_t j = 0; j < nr; ++j) \
+  block32x2_s2k3<R, FULL>(c, count, oc, srcs[j], o0 * stride_w, ncols, wb, za, x, d + j * row_bytes, dst_pixel_stride, e)
         if (count == 32) {
           if (e.wei_zp) LAPQ_S2(true, true); else LAPQ_S2(false, true);
         } else {
@@ -931,7 +958,7 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
 #undef LAPQ_S2
       } else if (count <= 32 && s1k3) {
 #define LAPQ_S1(R, FULL) \
-  block32x2_s1k3<R, FULL>(c, count, oc, kh, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e)
+  block32x2_s1k3<R, FULL>(c, count, oc, kh, srcs, nr, o0 * stride_w, wb, za, d, row_bytes, dst_pixel_stride, e)
         if (count == 32) {
           if (e.wei_zp) LAPQ_S1(true, true); else LAPQ_S1(false, true);
         } else {
@@ -942,7 +969,7 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
         LAPQ_DISPATCH(block32x2, 32)
       } else if (s1k3) {
 #define LAPQ_S1(R, FULL) \
-  block64_s1k3<R, FULL>(c, count, oc, kh, src, o0 * stride_w, wb, za, d, dst_pixel_stride, e)
+  block64_s1k3<R, FULL>(c, count, oc, kh, srcs, nr, o0 * stride_w, wb, za, d, row_bytes, dst_pixel_stride, e)
         if (count == 64) {
           if (e.wei_zp) LAPQ_S1(true, true); else LAPQ_S1(false, true);
         } else {
@@ -950,8 +977,9 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
         }
 #undef LAPQ_S1
       } else if (s2k3) {
-#define LAPQ_S2(R, FULL) \
-  block64_s2k3<R, FULL>(c, count, oc, src, o0 * stride_w, ncols, wb, za, x, d, dst_pixel_stride, e)
+#define LAPQ_S2(R, FULL)           \
+  for (size_t j = 0; j < nr; ++j) \
+  block64_s2k3<R, FULL>(c, count, oc, srcs[j], o0 * stride_w, ncols, wb, za, x, d + j * row_bytes, dst_pixel_stride, e)
         if (count == 64) {
           if (e.wei_zp) LAPQ_S2(true, true); else LAPQ_S2(false, true);
         } else {
@@ -964,6 +992,7 @@ void u8s8_dwconv_c64t4__avx512vnni(size_t channels, size_t ow_count, size_t kh, 
 #undef LAPQ_DISPATCH
 #undef LAPQ_CALL
     }
+  }
 }
 
 }  // namespace lapq
