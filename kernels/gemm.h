@@ -127,6 +127,10 @@ void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, siz
 // (49 rows) is one call, which unpacks each K chunk of nibbles once for all rows.
 // A multiple of 6, so tall tiles on unpacked panels split into whole 6-row tiles.
 inline constexpr size_t kU8s4MaxRows = 60;
+// The calling thread's scratch for the int4 kernels' unpacked weight panels: at
+// least `bytes`, 64-byte aligned, grows only (no allocation once warm). Baseline
+// code (kernels/pack.cpp), so the ISA files need no std containers of their own.
+uint8_t* int4_panel_scratch(size_t bytes);
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_panel_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_gemm_6x16c4__avxvnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);

@@ -129,4 +129,11 @@ void unpack_gemm_weights(GemmLayout layout, size_t n, size_t k, const void* pack
   }
 }
 
+uint8_t* int4_panel_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + (64 - p % 64) % 64;
+}
+
 }  // namespace lapq

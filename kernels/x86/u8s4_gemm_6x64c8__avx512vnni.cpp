@@ -25,10 +25,13 @@ namespace {
 
 // NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
 // a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
-// bytes from ptrs[i * taps + t]. WRITE: also stores the unpacked 16*w operands to
-// `panel` (n16c4_s8 blocks of 16*w, panel_bb bytes apart, K groups after the
-// 64-byte bias, which the caller fills), for the other rows of the call.
-template <int NB, bool INDIRECT, bool WRITE = false>
+// bytes from ptrs[i * taps + t]. WRITE: also stores the unpacked operands to
+// `panel` (n16c4_s8 blocks, panel_bb bytes apart, K groups after the 64-byte bias,
+// which the caller fills), for the other rows of the call. PLAIN: the operands are
+// the weights themselves (nibbles sign-extended by a vpshufb table, 2-3 ops per
+// 64 nibble bytes instead of 1-2) and the accumulators plain int8 sums (bias16 >> 4,
+// exact: the packer bounds 16x the sums), so the panel suits the int8 kernels.
+template <int NB, bool INDIRECT, bool WRITE = false, bool PLAIN = false>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
           size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
           size_t taps = 1, const uint8_t* const* ptrs = nullptr, uint8_t* panel = nullptr, size_t panel_bb = 0) {
@@ -46,6 +49,7 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     const int bb = b < NB ? b : 0;
     wp[b] = w + bb * w_block_bytes + 64;
     bias[b] = _mm512_loadu_si512(w + bb * w_block_bytes);
+    if constexpr (PLAIN) bias[b] = _mm512_srai_epi32(bias[b], 4);
   }
   __m512i c00 = bias[0], c10 = bias[0], c20 = bias[0], c30 = bias[0], c40 = bias[0], c50 = bias[0];
   __m512i c01 = bias[1], c11 = bias[1], c21 = bias[1], c31 = bias[1], c41 = bias[1], c51 = bias[1];
@@ -59,7 +63,19 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     if constexpr (NB > 2) c##i##2 = _mm512_dpbusd_epi32(c##i##2, va, w2); \
     if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3); \
   }
-  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(PLAIN ? 0x0F : 0xF0));
+  const __m512i sext = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+  // Low / high nibble operands of one 64-byte load (x16: 16*w; PLAIN: w).
+  auto lo = [&](const uint8_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (PLAIN) return _mm512_shuffle_epi8(sext, _mm512_and_si512(v, mask_f0));
+    return _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0);
+  };
+  auto hi = [&](const uint8_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (PLAIN) return _mm512_shuffle_epi8(sext, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask_f0));
+    return _mm512_and_si512(v, mask_f0);
+  };
   for (size_t t = 0; t < taps; ++t) {
     if constexpr (INDIRECT) {
       const uint8_t* const* p = ptrs + t;  // (6, taps) pointers
@@ -72,10 +88,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     }
     for (size_t k = 0; k < kp; k += 8) {
       {
-        const __m512i w0 = NB > 0 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[0] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[1] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[2] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? _mm512_and_si512(_mm512_slli_epi16(_mm512_loadu_si512(wp[3] + k * 8), 4), mask_f0) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? lo(wp[0] + k * 8) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? lo(wp[1] + k * 8) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? lo(wp[2] + k * 8) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? lo(wp[3] + k * 8) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -86,10 +102,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         LAPQ_ROW(0, 0) LAPQ_ROW(1, 0) LAPQ_ROW(2, 0) LAPQ_ROW(3, 0) LAPQ_ROW(4, 0) LAPQ_ROW(5, 0)
       }
       {
-        const __m512i w0 = NB > 0 ? _mm512_and_si512(_mm512_loadu_si512(wp[0] + k * 8), mask_f0) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? _mm512_and_si512(_mm512_loadu_si512(wp[1] + k * 8), mask_f0) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? _mm512_and_si512(_mm512_loadu_si512(wp[2] + k * 8), mask_f0) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? _mm512_and_si512(_mm512_loadu_si512(wp[3] + k * 8), mask_f0) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? hi(wp[0] + k * 8) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? hi(wp[1] + k * 8) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? hi(wp[2] + k * 8) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? hi(wp[3] + k * 8) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16 + 64;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -108,10 +124,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
 #define LAPQ_STORE(i)                                                                          \
   if (mr > i) {                                                                                \
     const __m512 rs = rowsum_f(&e, i);                                                         \
-    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, true), y1 = y0, y2 = y0, y3 = y0;             \
-    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, true);                   \
-    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, true);                   \
-    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, true);                   \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, !PLAIN), y1 = y0, y2 = y0, y3 = y0;           \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, !PLAIN);                 \
+    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, !PLAIN);                 \
+    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, !PLAIN);                 \
     if (e.f32_out) {                                                                           \
       float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
       _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
@@ -292,6 +308,15 @@ struct ChunkUnpacker {
       if (j == lines_per_block) j = 0, ++b;
     }
   }
+
+  // Pulls the next n lines into L1 (the slice the next run() reads; the lines
+  // come from L2, where the chunk before was prefetched).
+  void prefetch(size_t n) const {
+    for (size_t pb = b, pj = j; n > 0 && pb < size_t(NB); --n) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + pb * wbb + 64 + kg * 8 + pj * 64), _MM_HINT_T0);
+      if (++pj == lines_per_block) pj = 0, ++pb;
+    }
+  }
 };
 
 // R rows (3..6) x NB blocks over one chunk of `steps` K groups of 4; row i reads
@@ -451,6 +476,7 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
     if (c + 1 < chunks) {
       next.kg = kg_of(c + 1), next.lines_per_block = kcur_of(c + 1) / 8;
       slice = (NB * next.lines_per_block + groups - 1) / groups;
+      next.prefetch(slice);
     }
     // Prefetch target: chunk c + 2 of this call, or of a following call (d calls
     // ahead, only when this call has all 4 blocks: then the next ones follow).
@@ -461,6 +487,7 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
     size_t gi = 0;
     for_row_groups(mr, [&](size_t r0, size_t rows) {
       next.run(slice);
+      next.prefetch(slice);
       const char *p0 = nullptr, *e0 = nullptr, *p1 = nullptr, *e1 = nullptr;
       if (gi < nranges) p0 = range0 + gi * wbb, e0 = p0 + range_bytes;
       if (gi + groups < nranges) p1 = range0 + (gi + groups) * wbb, e1 = p1 + range_bytes;
@@ -489,20 +516,28 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
 // the call costs one int8-speed pass per row group plus one unpack of its nibbles,
 // overlapped with the first group's compute. Those groups prefetch the next
 // call's nibbles (the next 64 channels follow in memory) toward L2.
+// The indirect GEMM (K x K layers at 7x7) does the same with K <= kPanelMaxKIndirect
+// on the thread's int4 scratch, but with plain weights in the panel (PLAIN tile)
+// and the int8 igemm u8s8_igemm_1to6x64c4 (exact 1..6-row tiles, no spilled
+// pointers) for the other groups: 3x3 512->512 at 7x7 int4/int8 1.05 against
+// 1.13-1.17 with K chunks (two alternating runs, loaded host).
 // Larger K runs rows_chunked: with K = 2048 a 128 KiB panel streams from L2 for
 // every group, where the chunks stay in L1 (measured, alternating runs: 1x1
 // 2048->512 at 7x7 cold int4/int8 0.85-0.89 with the panel, 0.81 chunked; FC
 // 2048->1000 at batch 8 1.12-1.19 vs 0.91-0.92). K = 320 / 512: the panel won
 // (cold 0.94 / 0.90-0.92 vs 0.98-0.99 / 1.00-1.05).
 constexpr size_t kPanelMaxK = 1024;
+constexpr size_t kPanelMaxKIndirect = 8192;  // scratch panel <= 512 KiB (L2)
 
 template <int NB, bool INDIRECT>
 void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
                 const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
-                const GemmEpilogue* ep) {
+                const GemmEpilogue* ep, uint8_t* panel) {
   const size_t kp = taps * kc, pbb = 64 + kp * 16, esz = ep->f32_out ? 4 : 1;
-  alignas(64) uint8_t panel[NB * (64 + kPanelMaxK * 16)];
-  for (int b = 0; b < NB; ++b) _mm512_store_si512(panel + b * pbb, _mm512_loadu_si512(w + b * wbb));  // bias x16
+  for (int b = 0; b < NB; ++b) {  // bias: x16, or plain for the int8 igemm (exact, see tile)
+    const __m512i b16 = _mm512_loadu_si512(w + b * wbb);
+    _mm512_store_si512(panel + b * pbb, INDIRECT ? _mm512_srai_epi32(b16, 4) : b16);
+  }
   const size_t groups = (mr + 5) / 6;
   const uint8_t* pf = NB == 4 ? w + 4 * wbb : nullptr;  // the next call's blocks
   size_t pf_left = NB == 4 ? 4 * wbb : 0;
@@ -513,30 +548,34 @@ void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, 
     if (e.rowsum) e.rowsum += r0;
     void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
     if (gi++ == 0) {
-      if (nc > 48) tile<4, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 32) tile<3, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 16) tile<2, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else tile<1, INDIRECT, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      if (nc > 48) tile<4, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 32) tile<3, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 16) tile<2, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else tile<1, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
       return;
     }
     e.prefetch = pf;
     e.prefetch_bytes = pf_slice < pf_left ? pf_slice : pf_left;
     pf += e.prefetch_bytes, pf_left -= e.prefetch_bytes;
-    if constexpr (INDIRECT)
-      u8s8x16_igemm_6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, panel, pbb, d, dst_stride, &e);
+    if constexpr (INDIRECT)  // plain panel: the int8 igemm with exact 1..6-row tiles
+      u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, panel, pbb, d, dst_stride, &e);
     else
       u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, a + r0 * a_stride, a_stride, panel, pbb, d, dst_stride, &e);
   });
 }
 
+// The panel: on the stack for K <= kPanelMaxK, else the thread's int4 scratch.
 template <bool INDIRECT>
 void rows_panel_nb(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
                    const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
                    const GemmEpilogue* ep) {
-  if (nc > 48) return rows_panel<4, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
-  if (nc > 32) return rows_panel<3, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
-  if (nc > 16) return rows_panel<2, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
-  rows_panel<1, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep);
+  alignas(64) uint8_t stack_panel[4 * (64 + kPanelMaxK * 16)];
+  const size_t kp = taps * kc;
+  uint8_t* panel = kp <= kPanelMaxK ? stack_panel : int4_panel_scratch(4 * (64 + kp * 16));
+  if (nc > 48) return rows_panel<4, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep, panel);
+  if (nc > 32) return rows_panel<3, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep, panel);
+  if (nc > 16) return rows_panel<2, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep, panel);
+  rows_panel<1, INDIRECT>(mr, nc, taps, kc, a, a_stride, ptrs, w, wbb, dst, dst_stride, ep, panel);
 }
 
 template <bool INDIRECT>
@@ -564,9 +603,9 @@ void u8s4_gemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a
 void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
   const uint8_t* w8 = static_cast<const uint8_t*>(w);
-  if (mr > 6 && taps * kc <= kPanelMaxK)
+  if (mr > 6 && taps * kc <= kPanelMaxKIndirect)
     return rows_panel_nb<true>(mr, nc, taps, kc, nullptr, 0, ptrs, w8, w_block_bytes, dst, dst_stride, ep);
-  if (mr > 6)  // 3x3 layers at 7x7 with K > kPanelMaxK: unpack each K chunk once for all rows
+  if (mr > 6)  // K > kPanelMaxKIndirect: unpack each K chunk once for all rows
     return rows_chunked_nb<true>(mr, nc, taps, kc, nullptr, 0, ptrs, w8, w_block_bytes, dst, dst_stride, *ep);
   dispatch<true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
 }

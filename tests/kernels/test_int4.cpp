@@ -2,8 +2,9 @@
 // bit for bit, on the shapes where the VNNI int4 kernel switches strategy:
 // calls of 2..6 rows (register tile), 7..60 rows with K <= 1024 (first row group
 // unpacks into a stack panel, the others run the int8 x16 kernel) and K > 1024
-// (K chunks unpacked to L1, equal chunks per tap, two panels), both for plain
-// 1x1 / FC rows and for the indirect GEMM of K x K layers. Each case also runs
+// (K chunks unpacked to L1, equal chunks per tap, two panels) for 1x1 / FC rows;
+// the indirect GEMM of K x K layers with K <= 8192 (panel of plain weights in
+// scratch, int8 igemm) and above (K chunks). Each case also runs
 // with weight zero points, f32 output, float biases, a fused clamp, and weight
 // extremes -8 / 7 against activations 0 / 255 (largest accumulators).
 #include <gtest/gtest.h>
@@ -133,12 +134,14 @@ TEST(Int4Paths, OneByOneManyRows) {
   }
 }
 
-// K x K layers through the indirect GEMM with many rows: K = 9 * IC below and above
-// the panel limit, padding (taps reading the zero-point row), 7x7 and 5x5 images.
+// K x K layers through the indirect GEMM with many rows: K = 9 * IC on the panel
+// paths (plain weights in the panel, the int8 igemm for the other row groups) and
+// above their limit (K = 8280 > 8192: K chunks), padding (taps reading the
+// zero-point row), 7x7 and 5x5 images.
 TEST(Int4Paths, IndirectManyRows) {
   struct S { int HW, IC, OC; };
   uint32_t seed = 300;
-  for (const S s : {S{5, 16, 40}, S{7, 112, 72}, S{7, 264, 40}}) {
+  for (const S s : {S{5, 16, 40}, S{7, 112, 72}, S{7, 264, 40}, S{7, 920, 24}}) {
     Int4Case c;
     c.H = c.W = s.HW, c.IC = s.IC, c.OC = s.OC, c.K = 3, c.pad = 1, c.seed = seed++;
     check_variants(c);
