@@ -103,53 +103,65 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
       if (need_rowsum && s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
       int64_t n = m0 / (int64_t{OH} * OW), oh = (m0 / OW) % OH, ow = m0 % OW;  // advanced per row
       if (rows_as_runs) {
-        // Scratch: one run of za, then a run per (edge row, kernel row); sized first
-        // (pointers into it must stay valid).
-        const auto crosses_edge = [&](int64_t ow_) {
-          const int64_t iw0 = ow_ * p_.stride_w - p_.pad_left;
-          return iw0 < 0 || iw0 + p_.KW > W;
+        // Output columns [ow_in0, ow_in1) read windows inside the image horizontally;
+        // the others (edge pixels) get their runs assembled in scratch.
+        const int64_t sw = p_.stride_w, pl = p_.pad_left;
+        const int64_t ow_in0 = std::min<int64_t>(OW, (pl + sw - 1) / sw);
+        const int64_t ow_in1 = std::max<int64_t>(ow_in0, std::min<int64_t>(OW, W - p_.KW + pl < 0 ? 0 : (W - p_.KW + pl) / sw + 1));
+        const auto inside = [&](int64_t c0, int64_t c1) {  // columns of [c0, c1) in [ow_in0, ow_in1)
+          return std::max<int64_t>(0, std::min(c1, ow_in1) - std::max(c0, ow_in0));
         };
+        // Scratch: one run of za, then a run per (edge pixel, kernel row); sized first
+        // (pointers into it must stay valid).
         size_t edge_rows = 0;
-        for (int64_t r = 0, c = ow; r < mcount; ++r, c = c + 1 < OW ? c + 1 : 0) edge_rows += crosses_edge(c);
+        for (int64_t r = 0, c = ow; r < mcount; c = 0) {
+          const int64_t len = std::min<int64_t>(OW - c, mcount - r);
+          edge_rows += size_t(len - inside(c, c + len));
+          r += len;
+        }
         const size_t need = (1 + edge_rows * size_t(p_.KH)) * seg;
         if (s.tile.size() < need) s.tile.resize(need);
         uint8_t* za_run = s.tile.data();
         std::memset(za_run, za_, seg);
         uint8_t* edge = za_run + seg;
-        // Start of input row ih0 + kh * dilation_h of the current output row, or null
-        // outside the image; recomputed when the output row changes.
+        const size_t ic = size_t(p_.IC);
+        // Per output row: the start of each input row it reads (null outside the
+        // image); interior pixels then cost one add per run.
         const uint8_t* row_start[kMaxRunRows];
-        int64_t row_oh = -1;
-        for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {
-          const uint8_t** pp = s.ptrs.data() + r * taps;  // (mcount, KH)
-          const int64_t ih0 = oh * p_.stride_h - p_.pad_top, iw0 = ow * p_.stride_w - p_.pad_left;
-          if (oh != row_oh || ow == 0) {
-            row_oh = oh;
-            for (int kh = 0; kh < p_.KH; ++kh) {
-              const int64_t ih = ih0 + int64_t{kh} * p_.dilation_h;
-              row_start[kh] = ih < 0 || ih >= H ? nullptr : src + (n * H + ih) * W * p_.IC;
+        const auto edge_pixel = [&](int64_t c, const uint8_t** pp) {
+          const int64_t iw0 = c * sw - pl;
+          const int64_t lo = std::clamp<int64_t>(-iw0, 0, p_.KW), hi = std::clamp<int64_t>(W - iw0, lo, p_.KW);
+          for (int kh = 0; kh < p_.KH; ++kh) {
+            if (!row_start[kh]) {
+              pp[kh] = za_run;
+              continue;
             }
+            // taps [lo, hi) lie inside the image, the others read za
+            std::memset(edge, za_, size_t(lo) * ic);
+            if (hi > lo) std::memcpy(edge + lo * ic, row_start[kh] + (iw0 + lo) * p_.IC, size_t(hi - lo) * ic);
+            std::memset(edge + hi * ic, za_, size_t(p_.KW - hi) * ic);
+            pp[kh] = edge;
+            edge += seg;
           }
-          if (!crosses_edge(ow)) {
-            const int64_t off = iw0 * p_.IC;
-            for (int kh = 0; kh < p_.KH; ++kh) pp[kh] = row_start[kh] ? row_start[kh] + off : za_run;
-            continue;
-          }
+        };
+        for (int64_t r = 0; r < mcount; ow = 0, oh = oh + 1 < OH ? oh + 1 : (++n, 0)) {
+          const int64_t len = std::min<int64_t>(OW - ow, mcount - r);  // this output row's pixels in the chunk
+          const int64_t ih0 = oh * p_.stride_h - p_.pad_top;
           for (int kh = 0; kh < p_.KH; ++kh) {
             const int64_t ih = ih0 + int64_t{kh} * p_.dilation_h;
-            if (ih < 0 || ih >= H) {
-              pp[kh] = za_run;
-            } else {
-              // taps [lo, hi) lie inside the image, the others read za
-              const int64_t lo = std::clamp<int64_t>(-iw0, 0, p_.KW), hi = std::clamp<int64_t>(W - iw0, lo, p_.KW);
-              const size_t ic = size_t(p_.IC);
-              std::memset(edge, za_, size_t(lo) * ic);
-              if (hi > lo) std::memcpy(edge + lo * ic, src + ((n * H + ih) * W + iw0 + lo) * p_.IC, size_t(hi - lo) * ic);
-              std::memset(edge + hi * ic, za_, size_t(p_.KW - hi) * ic);
-              pp[kh] = edge;
-              edge += seg;
-            }
+            row_start[kh] = ih < 0 || ih >= H ? nullptr : src + (n * H + ih) * W * p_.IC;
           }
+          const auto col_ptrs = [&](int64_t c) { return s.ptrs.data() + (r + c - ow) * taps; };  // column c's KH
+          const int64_t c_in0 = std::clamp(ow_in0, ow, ow + len), c_in1 = std::clamp(ow_in1, c_in0, ow + len);
+          for (int64_t c = ow; c < c_in0; ++c) edge_pixel(c, col_ptrs(c));
+          for (int kh = 0; kh < p_.KH; ++kh) {
+            const uint8_t* q = row_start[kh] ? row_start[kh] + (c_in0 * sw - pl) * p_.IC : za_run;
+            const int64_t step = row_start[kh] ? sw * p_.IC : 0;
+            const uint8_t** pp = col_ptrs(c_in0) + kh;
+            for (int64_t c = c_in0; c < c_in1; ++c, pp += taps, q += step) *pp = q;
+          }
+          for (int64_t c = c_in1; c < ow + len; ++c) edge_pixel(c, col_ptrs(c));
+          r += len;
         }
       } else {
         for (int64_t r = 0; r < mcount; ++r, ow = ow + 1 < OW ? ow + 1 : (oh = oh + 1 < OH ? oh + 1 : (++n, 0), 0)) {

@@ -253,6 +253,7 @@ std::vector<ConvCase> kxk_cases() {
   add(1, 9, 11, conv3(64, 64, 3, 1, 1));   // ResNet-like, IC = 64
   add(1, 5, 6, conv3(128, 72, 3, 2, 0));   // no padding, stride 2, IC = 128
   for (int w = 1; w <= 13; ++w) add(1, 1, w, conv3(4, 16, 3, 1, 1));  // M = 1..13 (every tail)
+  add(1, 23, 25, conv3(4, 8, 3, 1, 1));    // M = 575 > one M chunk: a chunk starts mid-row (also at 1 thread)
   {
     ConvParams p = conv3(8, 12, 3, 1, 0);
     p.pad_top = 2, p.pad_left = 0, p.pad_bottom = 0, p.pad_right = 2;  // asymmetric
