@@ -2,7 +2,7 @@
 # lapq vs ONNX Runtime on the same ONNX files, alternating, batch 1 (docs/benchmarks.md).
 #
 #   bench/compare_ort.sh [--lapq BIN] [--threads 1,2] [--rounds 3] [--runs 20] [--int8-bits w8a8]
-#                        [--per-channel] [--no-fp32] MODEL.onnx...
+#                        [--per-channel] [--no-fp32] [--no-int8] MODEL.onnx...
 #
 # Installs onnxruntime-node 1.30.0 from the npm registry into build/ort when missing
 # (--ignore-scripts: the package ships libonnxruntime for linux-x64; its postinstall
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20 INT8_BITS=w8a8 PER_CHANNEL="" FP32=1
+LAPQ="" THREADS="1,2" ROUNDS=3 RUNS=20 INT8_BITS=w8a8 PER_CHANNEL="" FP32=1 INT8=1
 # lapq runs with the OpenMP waiting policy of the environment, by default GNU OpenMP's
 # (spin a while, then sleep: what a user gets). On a loaded machine set
 # OMP_WAIT_POLICY=passive (spinning pool threads starve the other runs), at the cost of
@@ -36,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --int8-bits) INT8_BITS=$2; shift 2 ;;
     --per-channel) PER_CHANNEL=--per-channel; shift ;;
     --no-fp32) FP32=0; shift ;;
+    --no-int8) INT8=0; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "compare_ort.sh: unknown option $1" >&2; exit 2 ;;
     *) MODELS+=("$1"); shift ;;
@@ -83,6 +84,7 @@ for model in "${MODELS[@]}"; do
     printf "%-22s %-6s %7s %12.3f %12.3f %10.2f\n" "$(basename "$model")" fp32 "$t" "$l" "$o" \
       "$(awk -v a="$l" -v b="$o" 'BEGIN {print a / b}')"
   done
+  [[ $INT8 -eq 1 ]] || continue
   if [[ $HAS_EXPORT -eq 0 ]]; then
     echo "int8: skipped: this lapq has no 'export --format onnx-qdq' command" >&2
     continue
