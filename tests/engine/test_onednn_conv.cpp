@@ -243,13 +243,17 @@ Tensor to_nhwc(const Tensor& t, bool back = false) {
 
 // Channels-last 3x3 stride-1 convolutions wide enough for Winograd F(2x2, 3x3)
 // (use_winograd) meet the same per-element bound as the direct ones, alone and
-// with the residual sum (dst = relu(conv + r), bound with K + 1 terms and S + |r|).
+// with the residual sum (dst = relu(conv + r), bound with K + 1 terms and S + |r|),
+// on 1 and 2 threads.
 TEST(OnednnConvWinograd, ChannelsLastMatchesReference) {
   struct Case {
     int64_t N, IC, H, W, OC;
   };
   for (const Case c : {Case{1, 64, 14, 14, 64}, Case{1, 64, 15, 17, 80}, Case{2, 128, 16, 16, 64}}) {
-    for (bool sum : {false, true}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool sum = variant & 1;
+      const int threads = variant < 2 ? 1 : 2;
+      onednn::ScopedThreads scoped(threads);
       std::mt19937 rng(77);
       std::vector<Tensor> in{test::random_tensor({c.N, c.IC, c.H, c.W}, rng),
                              test::random_tensor({c.OC, c.IC, 3, 3}, rng), test::random_tensor({c.OC}, rng)};
@@ -261,10 +265,11 @@ TEST(OnednnConvWinograd, ChannelsLastMatchesReference) {
       std::string why;
       ASSERT_TRUE(onednn::resolve_conv(g.request(), &s, &why)) << why;
       const std::string what = "N" + std::to_string(c.N) + " " + std::to_string(c.IC) + "->" + std::to_string(c.OC) +
-                               " " + std::to_string(c.H) + "x" + std::to_string(c.W) + (sum ? " +sum" : "");
+                               " " + std::to_string(c.H) + "x" + std::to_string(c.W) + (sum ? " +sum" : "") +
+                               " threads " + std::to_string(threads);
       FusedActivation relu;
       relu.kind = FusedActivation::Kind::kRelu;
-      auto kernel = onednn::make_conv(s, in[1].data<float>(), in[2].data<float>(), sum ? FusedActivation{} : relu, 1,
+      auto kernel = onednn::make_conv(s, in[1].data<float>(), in[2].data<float>(), sum ? FusedActivation{} : relu, threads,
                                       onednn::ConvLayout::kAuto, Layout::kNhwc, Layout::kNhwc, sum ? &relu : nullptr);
       if (!onednn::use_winograd(s) || kernel->impl_name().find("wino") == std::string::npos)
         GTEST_SKIP() << "no Winograd kernel here: " << kernel->impl_name();
