@@ -156,7 +156,7 @@ Scratch& thread_scratch() {
   return scratch;
 }
 
-// Unpacks nblocks int4 blocks at w into the thread's panel (n16c4_s8, 16*w);
+// Unpacks nblocks int4 blocks at w into the thread's panel (n16c4_s8, plain weights);
 // returns it and its block size.
 const uint8_t* PackedConv::unpack_panel(const GemmConfig& cfg, Scratch& s, const uint8_t* w, size_t nblocks,
                                         size_t* block_bytes) const {

@@ -85,8 +85,8 @@ struct GemmConfig {
   int kr = 4;              // K is padded to a multiple of kr
   bool a_u16 = false;      // activations must be widened to u16 (vpmaddwd kernels)
   IgemmUkernel igemm = nullptr;  // indirect variant, or nullptr
-  // int4 only: unpack a panel of blocks to n16c4_s8 (16*w, bias x16) once, then run
-  // these kernels on it (used for tall tiles; weights still travel as nibbles).
+  // int4 only: unpack a panel of blocks to n16c4_s8 (plain weights and bias) once,
+  // then run these kernels on it (used for tall tiles; weights still travel as nibbles).
   void (*panel_unpack)(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) = nullptr;
   GemmUkernel panel_ukernel = nullptr;
   IgemmUkernel panel_igemm = nullptr;

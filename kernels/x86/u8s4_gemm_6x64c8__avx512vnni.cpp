@@ -183,63 +183,6 @@ void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_
   }
 }
 
-// One row on an unpacked panel (n16c4_s8 of 16*w, bias x16): the tail row of a
-// tile count like 49 = 8*6 + 1 would otherwise cost a whole 6-row tile. Direct:
-// row `a`, K = kp. Indirect: `taps` segments of kp bytes from ptrs[t].
-template <int NB, bool INDIRECT>
-void panel_m1(size_t nc, size_t kp, size_t taps, const uint8_t* a, const uint8_t* const* ptrs, const uint8_t* w,
-              size_t w_block_bytes, void* dst, const GemmEpilogue* ep) {
-  const uint8_t* wp0 = w + 64;
-  const uint8_t* wp1 = w + w_block_bytes + 64;
-  __m512i c0[4], c1[4];
-  c0[0] = _mm512_loadu_si512(w);
-  c1[0] = NB == 2 ? _mm512_loadu_si512(w + w_block_bytes) : c0[0];
-  c0[1] = c0[2] = c0[3] = c1[1] = c1[2] = c1[3] = _mm512_setzero_si512();
-  for (size_t t = 0; t < taps; ++t) {
-    if constexpr (INDIRECT) a = ptrs[t];
-    size_t k = 0;
-    for (; k + 16 <= kp; k += 16) {
-#pragma GCC unroll 4
-      for (int u = 0; u < 4; ++u) {
-        const __m512i va = _mm512_set1_epi32(load_i32(a + k + 4 * u));
-        c0[u] = _mm512_dpbusd_epi32(c0[u], va, _mm512_loadu_si512(wp0 + (k + 4 * u) * 16));
-        if constexpr (NB == 2) c1[u] = _mm512_dpbusd_epi32(c1[u], va, _mm512_loadu_si512(wp1 + (k + 4 * u) * 16));
-      }
-    }
-    for (; k < kp; k += 4) {
-      const __m512i va = _mm512_set1_epi32(load_i32(a + k));
-      c0[0] = _mm512_dpbusd_epi32(c0[0], va, _mm512_loadu_si512(wp0 + k * 16));
-      if constexpr (NB == 2) c1[0] = _mm512_dpbusd_epi32(c1[0], va, _mm512_loadu_si512(wp1 + k * 16));
-    }
-    wp0 += kp * 16;
-    wp1 += kp * 16;
-  }
-  const __m512 rs = rowsum_f(ep, 0);
-  const __m512i s0 = _mm512_add_epi32(_mm512_add_epi32(c0[0], c0[1]), _mm512_add_epi32(c0[2], c0[3]));
-  epilogue_store16(s0, rs, 0, nc, ep, dst, 0, true);
-  if constexpr (NB == 2) {
-    const __m512i s1 = _mm512_add_epi32(_mm512_add_epi32(c1[0], c1[1]), _mm512_add_epi32(c1[2], c1[3]));
-    epilogue_store16(s1, rs, 16, nc - 16, ep, dst, 16, true);
-  }
-}
-
-template <bool INDIRECT>
-void panel_m1_dispatch(size_t nc, size_t kp, size_t taps, const uint8_t* a, const uint8_t* const* ptrs,
-                       const uint8_t* w, size_t wbb, void* dst, const GemmEpilogue* ep) {
-  GemmEpilogue e = *ep;
-  for (size_t n0 = 0; n0 < nc; n0 += 32) {
-    const size_t c = nc - n0 < 32 ? nc - n0 : 32;
-    void* d = static_cast<uint8_t*>(dst) + n0 * (e.f32_out ? 4 : 1);
-    if (c > 16)
-      panel_m1<2, INDIRECT>(c, kp, taps, a, ptrs, w + (n0 / 16) * wbb, wbb, d, &e);
-    else
-      panel_m1<1, INDIRECT>(c, kp, taps, a, ptrs, w + (n0 / 16) * wbb, wbb, d, &e);
-    e.scale += 32;
-    if (e.bias) e.bias += 32;
-    if (e.wei_zp) e.wei_zp += 32;
-  }
-}
-
 template <bool INDIRECT>
 void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
               void* dst, size_t dst_stride, const GemmEpilogue* ep, size_t taps, const uint8_t* const* ptrs) {
@@ -610,53 +553,51 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
   dispatch<true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
 }
 
-// The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm):
-// the int8 x16 kernel on 6-row tiles, panel_m1 for a call of a single row.
+// The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm,
+// tiles of >= kPanelRows rows): the panel holds the plain weights (see
+// u8s4_unpack_panel), so these are the int8 kernels themselves: the 6x64 GEMM on
+// 6-row tiles (its 1-row FC tile for a last single row) and the exact 1..6-row
+// igemm on balanced row groups (49 = 4x6 + 5x5), as the int8 layers run.
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
                                         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
   const uint8_t* a8 = static_cast<const uint8_t*>(a);
   uint8_t* d8 = static_cast<uint8_t*>(dst);
   const size_t d_step = 6 * dst_stride * (ep->f32_out ? 4 : 1);
   GemmEpilogue e = *ep;
-  size_t r0 = 0;
-  for (; r0 + 6 <= mr; r0 += 6, a8 += 6 * a_stride, d8 += d_step, e.rowsum = e.rowsum ? e.rowsum + 6 : nullptr)
-    u8s8x16_gemm_6x64c4__avx512vnni(6, nc, kp, a8, a_stride, w, w_block_bytes, d8, dst_stride, &e);
-  if (r0 + 1 == mr)
-    panel_m1_dispatch<false>(nc, kp, 1, a8, nullptr, static_cast<const uint8_t*>(w), w_block_bytes, d8, &e);
-  else if (r0 < mr)
-    u8s8x16_gemm_6x64c4__avx512vnni(mr - r0, nc, kp, a8, a_stride, w, w_block_bytes, d8, dst_stride, &e);
+  for (size_t r0 = 0; r0 < mr; r0 += 6, a8 += 6 * a_stride, d8 += d_step, e.rowsum = e.rowsum ? e.rowsum + 6 : nullptr)
+    u8s8_gemm_6x64c4__avx512vnni(mr - r0 < 6 ? mr - r0 : 6, nc, kp, a8, a_stride, w, w_block_bytes, d8, dst_stride, &e);
 }
 
 void u8s4_panel_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
                                          const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
                                          const GemmEpilogue* ep) {
-  uint8_t* d8 = static_cast<uint8_t*>(dst);
-  const size_t d_step = 6 * dst_stride * (ep->f32_out ? 4 : 1);
-  GemmEpilogue e = *ep;
-  size_t r0 = 0;
-  for (; r0 + 6 <= mr; r0 += 6, ptrs += 6 * taps, d8 += d_step, e.rowsum = e.rowsum ? e.rowsum + 6 : nullptr)
-    u8s8x16_igemm_6x64c4__avx512vnni(6, nc, taps, kc, ptrs, w, w_block_bytes, d8, dst_stride, &e);
-  if (r0 + 1 == mr)
-    panel_m1_dispatch<true>(nc, kc, taps, nullptr, ptrs, static_cast<const uint8_t*>(w), w_block_bytes, d8, &e);
-  else if (r0 < mr)
-    u8s8x16_igemm_6x64c4__avx512vnni(mr - r0, nc, taps, kc, ptrs, w, w_block_bytes, d8, dst_stride, &e);
+  const size_t esz = ep->f32_out ? 4 : 1;
+  for_row_groups(mr, [&](size_t r0, size_t rows) {
+    GemmEpilogue e = *ep;
+    if (e.rowsum) e.rowsum += r0;
+    u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, w, w_block_bytes,
+                                     static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
+  });
 }
 
-// Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into
-// n16c4_s8 blocks of 16*w with the same x16 bias: per 64 bytes of nibbles,
-// (v << 4) & 0xF0 is the K group 2i and v & 0xF0 the K group 2i+1. Lets large
-// tiles run the int8 kernel (u8s8x16_*) on a panel unpacked once per work item.
+// Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into plain
+// n16c4_s8 blocks (the int8 layout): bias16 >> 4 (exact: the packer bounds 16x
+// the sums), per 64 bytes of nibbles the low nibbles sign-extended by a vpshufb
+// table are K group 2i, the high ones K group 2i+1. Lets tall tiles run the int8
+// kernels on a panel unpacked once per work item.
 void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) {
-  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  const __m512i mask_0f = _mm512_set1_epi8(0x0F);
+  const __m512i sext = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
   const size_t ob = 64 + 16 * kp;  // n16c4_s8 block bytes
   for (size_t b = 0; b < nblocks; ++b) {
     const uint8_t* src = static_cast<const uint8_t*>(w) + b * w_block_bytes;
     uint8_t* dst = static_cast<uint8_t*>(out) + b * ob;
-    _mm512_storeu_si512(dst, _mm512_loadu_si512(src));  // bias x16
+    _mm512_storeu_si512(dst, _mm512_srai_epi32(_mm512_loadu_si512(src), 4));  // plain bias
     for (size_t k = 0; k < kp; k += 8) {
       const __m512i v = _mm512_loadu_si512(src + 64 + k * 8);
-      _mm512_storeu_si512(dst + 64 + k * 16, _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0));
-      _mm512_storeu_si512(dst + 64 + k * 16 + 64, _mm512_and_si512(v, mask_f0));
+      _mm512_storeu_si512(dst + 64 + k * 16, _mm512_shuffle_epi8(sext, _mm512_and_si512(v, mask_0f)));
+      _mm512_storeu_si512(dst + 64 + k * 16 + 64,
+                          _mm512_shuffle_epi8(sext, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask_0f)));
     }
   }
 }
