@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/memory.h"
+#include "kernels/memory.h"
 #include "engine/passes/layout.h"
 
 namespace lapq {

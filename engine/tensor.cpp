@@ -9,7 +9,7 @@
 #include <sstream>
 #include <type_traits>
 
-#include "engine/memory.h"
+#include "kernels/memory.h"
 
 namespace lapq {
 

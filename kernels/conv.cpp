@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "kernels/conv_scratch.h"
+#include "kernels/memory.h"
 #include "kernels/rowsum.h"
 
 namespace lapq {
@@ -72,9 +73,8 @@ PackedConv::PackedConv(const ConvParams& p, const ConvWeights& w, Isa isa) : p_(
     group_bytes_ = block_bytes_ * ((ocg_ + 15) / 16);
     packed_size_ = group_bytes_ * p.groups;
   }
-  packed_.assign(packed_size_ + 64, 0);
-  packed_offset_ = (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
-  uint8_t* dst = packed_.data() + packed_offset_;
+  packed_ = allocate_plan_buffer(packed_size_ + 64);  // + 64: room for vector over-reads
+  auto* dst = reinterpret_cast<uint8_t*>(packed_.get());
   if (depthwise_) {
     pack_dw_weights(dw_->layout, p.OC, p.KH, p.KW, w.wei, w.bias, za_, dst);
   } else if (column_window_) {

@@ -25,7 +25,9 @@
 // each output is produced by exactly one kernel call).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -121,9 +123,9 @@ class PackedConv {
   const RowSumKernels* rowsum_ = nullptr;  // GEMM paths: activation row sums (weight zero points)
   std::vector<float> wei_zp_;            // (OC) or empty
   std::vector<uint8_t> zero_row_;        // (IC) filled with za: the out-of-image pixel
-  std::vector<uint8_t> packed_;          // packed weights start at a 64-byte boundary inside
-  size_t packed_offset_ = 0, packed_size_ = 0;
-  const uint8_t* packed() const { return packed_.data() + packed_offset_; }
+  std::shared_ptr<std::byte[]> packed_;  // packed weights (64-byte aligned, on huge pages: kernels/memory.h)
+  size_t packed_size_ = 0;
+  const uint8_t* packed() const { return reinterpret_cast<const uint8_t*>(packed_.get()); }
 };
 
 }  // namespace lapq

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/memory.h"
+#include "kernels/memory.h"
 
 namespace lapq::onednn {
 
@@ -87,7 +87,7 @@ void Workspace::reserve(size_t bytes) {
   if (bytes <= size_) return;
   bytes = align64(bytes);
   try {
-    buffer_ = allocate_buffer(bytes);  // huge pages from 2 MiB on (engine/memory.h)
+    buffer_ = allocate_buffer(bytes);  // huge pages from 2 MiB on (kernels/memory.h)
   } catch (const Error&) {
     throw Error(ErrorCode::kLimit, "oneDNN workspace: cannot allocate " + std::to_string(bytes) + " bytes");
   }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/memory.h"
+#include "kernels/memory.h"
 #include "engine/tensor.h"
 
 namespace lapq {

@@ -1,8 +1,9 @@
-#include "engine/memory.h"
+#include "kernels/memory.h"
 
 #include <sys/mman.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -23,32 +24,49 @@ std::atomic<bool>& huge_pages_flag() {
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-// aligned_alloc with madvise(MADV_HUGEPAGE) before the first touch; the
-// advice is a hint (the kernel may still give 4 KiB pages), so its failure
-// is ignored.
-std::byte* allocate_huge(size_t bytes) {
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(kHugePageBytes, bytes));
-  if (p) madvise(p, bytes, MADV_HUGEPAGE);
-  return p;
+// A fresh anonymous mapping of `bytes` (a multiple of kHugePageBytes),
+// 2 MiB-aligned, advised MADV_HUGEPAGE before any page is touched. Not
+// aligned_alloc: glibc may hand back heap memory whose pages were touched
+// already, and those stay 4 KiB pages. The advice is a hint (without
+// transparent huge pages the mapping keeps 4 KiB pages), so its failure is
+// ignored. nullptr when the mapping fails.
+std::byte* map_huge(size_t bytes) {
+  void* p = mmap(nullptr, bytes + kHugePageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto* raw = static_cast<std::byte*>(p);
+  const size_t lead = round_up(reinterpret_cast<uintptr_t>(raw), kHugePageBytes) - reinterpret_cast<uintptr_t>(raw);
+  if (lead) munmap(raw, lead);
+  if (kHugePageBytes - lead) munmap(raw + lead + bytes, kHugePageBytes - lead);
+  (void)madvise(raw + lead, bytes, MADV_HUGEPAGE);
+  return raw + lead;
+}
+
+std::shared_ptr<std::byte[]> mapped_buffer(size_t bytes) {
+  std::byte* p = map_huge(bytes);
+  if (!p) return nullptr;
+  return std::shared_ptr<std::byte[]>(p, [bytes](std::byte* q) { munmap(q, bytes); });
 }
 
 std::byte* allocate_plain(size_t bytes) { return static_cast<std::byte*>(std::aligned_alloc(64, bytes)); }
 
 void free_bytes(std::byte* p) { std::free(p); }
 
-// The chunk pool for mid-sized buffers: a bump pointer in the current chunk.
-// Every buffer carved from a chunk holds a reference to it, so the chunk is
-// freed when the pool has moved on and its last buffer is gone. Space of dead
-// buffers inside a live chunk is not reused: at most one chunk per long-lived
-// buffer is kept, which bounds the waste.
+// The chunk pool for mid-sized buffers: a bump pointer in the current chunk,
+// so buffers allocated one after the other (a plan's weights in build order)
+// are contiguous too. Every buffer carved from a chunk holds a reference to
+// it: a chunk the pool has moved on from is freed with its last buffer, and
+// the current chunk is carved again from the start once all its buffers are
+// gone (the plans that used it were destroyed). Space of dead buffers in a
+// chunk that still has live ones is not reused, which bounds the waste to
+// one chunk per long-lived buffer.
 class ChunkPool {
  public:
   std::shared_ptr<std::byte[]> allocate(size_t bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (chunk_ && chunk_.use_count() == 1) used_ = 0;
     if (!chunk_ || used_ + bytes > kChunkBytes) {
-      std::byte* p = allocate_huge(kChunkBytes);
-      if (!p) return nullptr;
-      chunk_ = std::shared_ptr<std::byte[]>(p, free_bytes);
+      chunk_ = mapped_buffer(kChunkBytes);
+      if (!chunk_) return nullptr;
       used_ = 0;
     }
     std::byte* p = chunk_.get() + used_;
@@ -73,7 +91,7 @@ std::shared_ptr<std::byte[]> allocate(size_t bytes, bool pooled) {
   std::shared_ptr<std::byte[]> out;
   const bool huge = huge_pages_enabled();
   if (huge && bytes >= kHugePageBytes) {
-    if (std::byte* p = allocate_huge(round_up(bytes, kHugePageBytes))) out = std::shared_ptr<std::byte[]>(p, free_bytes);
+    out = mapped_buffer(round_up(bytes, kHugePageBytes));
   } else if (pooled && huge && bytes >= kPooledMinBytes) {
     out = chunk_pool().allocate(bytes);
   } else if (std::byte* p = allocate_plain(bytes)) {

@@ -25,7 +25,7 @@
 namespace lapq {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
-inline constexpr size_t kChunkBytes = size_t{16} << 20;
+inline constexpr size_t kChunkBytes = size_t{8} << 20;
 inline constexpr size_t kPooledMinBytes = size_t{64} << 10;
 
 // `bytes` zeroed bytes, 64-byte aligned (rounded up to a multiple of 64);
