@@ -66,11 +66,12 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
   // KH pointers of KW*IC bytes instead of KH*KW of IC: a third of the pointer setup
   // and of the per-tap loop restarts for 3x3. A window that crosses the left or
   // right image edge gets its run assembled in scratch (za outside the image); a
-  // kernel row outside the image points at a run of za. (int8 layout only: the int4
-  // kernels unpack K in fixed chunks and keep per-tap segments.)
+  // kernel row outside the image points at a run of za. (Also the int4 layout: its
+  // kernels take any segment length that is a multiple of 8.)
   constexpr int kMaxRunRows = 16;
   const bool rows_as_runs = indirect && p_.groups == 1 && p_.dilation_w == 1 && p_.KW > 1 &&
-                            p_.KH <= kMaxRunRows && cfg.layout == GemmLayout::n16c4_s8;
+                            p_.KH <= kMaxRunRows &&
+                            (cfg.layout == GemmLayout::n16c4_s8 || cfg.layout == GemmLayout::n16c8_s4);
   const size_t taps = rows_as_runs ? size_t(p_.KH) : size_t(p_.KH) * p_.KW;
   const size_t seg = rows_as_runs ? size_t(p_.KW) * icg_ : size_t(icg_);  // bytes per pointer
   const bool need_rowsum = ep.wei_zp != nullptr;
