@@ -61,6 +61,8 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
                       p_.pad_left == 0 && p_.pad_bottom == 0 && p_.pad_right == 0 && !cfg.a_u16 && kp_ == k_;
   // Indirect GEMM: tap pointers instead of an im2col copy (needs whole kr groups per tap).
   const bool indirect = !direct && cfg.igemm != nullptr && icg_ % cfg.kr == 0;
+  // Long-K direct GEMM through the exact-row igemm (one pointer per row, taps = 1).
+  const bool direct_rows = direct && cfg.igemm_exact_rows && kp_ >= kIgemmDirectMinK;
   // Kernel-row segments: with groups = 1 and dilation_w = 1 the KW taps of a kernel
   // row are one run of KW*IC bytes in src (K is packed (kh, kw, c)), so a row needs
   // KH pointers of KW*IC bytes instead of KH*KW of IC: a third of the pointer setup
@@ -190,6 +192,10 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         if (s.rowsum.size() < size_t(mcount)) s.rowsum.resize(mcount);
         rowsum_->u8(mcount, a, a_stride, k_, -k_ * za_, s.rowsum.data());
       }
+      if (direct_rows) {
+        if (s.ptrs.size() < size_t(mcount)) s.ptrs.resize(mcount);
+        for (int64_t r = 0; r < mcount; ++r) s.ptrs[r] = a + r * a_stride;
+      }
     } else {
       a_stride = size_t(kp_) * esz_a;
       if (s.tile.size() < size_t(mcount) * a_stride + 64) s.tile.resize(size_t(mcount) * a_stride + 64);
@@ -258,12 +264,12 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         next_bytes = size_t((next_nc + 15) / 16) * block_bytes_;
         slice = (next_bytes / size_t((mcount + mr - 1) / mr) + 64) / 64 * 64;
       }
-      // Indirect GEMM in balanced register tiles (49 rows: 4 x 6 + 5 x 5, not 8 x 6 + 1):
-      // the avx512vnni int8 igemm costs in proportion to its rows, so it loses nothing
-      // to a short last tile. Not for the direct GEMM: its 1-row tile is a cheap
-      // special case (7x7 layers: 8 x 6 + 1 beats 9 tiles of 5-6 rows), nor for the
-      // int4 VNNI kernel, which takes up to 60 rows per call and groups them itself.
-      const bool balanced = indirect && mr <= 6;
+      // Balanced register tiles (49 rows: 4 x 6 + 5 x 5, not 8 x 6 + 1) for an igemm
+      // whose cost follows its rows (GemmConfig::igemm_exact_rows). Not for the 6x64
+      // ukernel: its 1-row tile is a cheap special case (8 x 6 + 1 beats 9 tiles of
+      // 5-6 rows), nor for the int4 VNNI kernel, which takes up to 60 rows per call
+      // and groups them itself.
+      const bool balanced = (indirect || direct_rows) && cfg.igemm_exact_rows;
       const int64_t ntiles = (mcount + mr - 1) / mr;
       const int64_t base_rows = balanced ? mcount / ntiles : mr, extra_rows = balanced ? mcount % ntiles : 0;
       for (int64_t ti = 0, r = 0; ti < ntiles; ++ti) {
@@ -276,6 +282,8 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
         if (indirect)
           igemm(rows, nc, taps, seg, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
+        else if (direct_rows && rows > 1)  // (one row: the ukernel's 4-chain FC path)
+          igemm(rows, nc, 1, kp_, s.ptrs.data() + r, wblk, bb, d, p_.OC, &e);
         else
           ukernel(rows, nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
         r += rows;

@@ -90,7 +90,17 @@ struct GemmConfig {
   void (*panel_unpack)(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) = nullptr;
   GemmUkernel panel_ukernel = nullptr;
   IgemmUkernel panel_igemm = nullptr;
+  // The igemm computes exactly mr rows at a cost proportional to mr, and its K loop
+  // beats the ukernel's on long K: the conv driver splits M into balanced tiles for
+  // it and also runs 1x1 GEMMs with K >= kIgemmDirectMinK through it (one pointer
+  // per row).
+  bool igemm_exact_rows = false;
 };
+
+// K from which the conv driver runs a direct (1x1) GEMM through an igemm with
+// igemm_exact_rows (measured on avx512vnni: equal at K = 512 and M = 784, +3-9 %
+// at K >= 1024 with 49-196 rows, 2-3 % slower at K = 64-256).
+inline constexpr int kIgemmDirectMinK = 512;
 
 // The kernel+packer unit for weights stored in 8-bit (int4 = false) or 4-bit
 // containers on the given ISA (must not exceed host_isa()).

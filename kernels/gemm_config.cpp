@@ -23,8 +23,12 @@ const GemmConfig& gemm_config(Isa isa, bool int4) {
                                    u16s16_gemm_8x32c2__avx512, 8, 32, 2, true};
   static const GemmConfig avx512_4{"u16s4_gemm_8x32c2__avx512", Isa::avx512, GemmLayout::n16c2_s4,
                                    u16s4_gemm_8x32c2__avx512, 8, 32, 2, true};
-  static const GemmConfig vnni8{"u8s8_gemm_6x64c4__avx512vnni", Isa::avx512vnni, GemmLayout::n16c4_s8,
-                                u8s8_gemm_6x64c4__avx512vnni, 6, 64, 4, false, u8s8_igemm_1to6x64c4__avx512vnni};
+  static const GemmConfig vnni8 = [] {
+    GemmConfig c{"u8s8_gemm_6x64c4__avx512vnni", Isa::avx512vnni, GemmLayout::n16c4_s8,
+                 u8s8_gemm_6x64c4__avx512vnni, 6, 64, 4, false, u8s8_igemm_1to6x64c4__avx512vnni};
+    c.igemm_exact_rows = true;
+    return c;
+  }();
   static const GemmConfig vnni4{"u8s4_gemm_6x64c8__avx512vnni", Isa::avx512vnni, GemmLayout::n16c8_s4,
                                 u8s4_gemm_6x64c8__avx512vnni, int(kU8s4MaxRows), 64, 8, false, u8s4_igemm_6x64c8__avx512vnni,
                                 u8s4_unpack_panel__avx512vnni, u8s4_panel_gemm_6x64c4__avx512vnni,

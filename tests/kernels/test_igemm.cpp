@@ -8,7 +8,8 @@
 // - PackedConv against conv_reference on shapes that exercise the kernel-row runs
 //   of conv_gemm.cpp (windows crossing the left/right edge or the whole image,
 //   W < KW, padding wider than the kernel, stride 2, dilation_h, batch boundaries
-//   inside a tile) and the balanced row tiles (M = 1..13, 49), at 1, 2 and 3 threads.
+//   inside a tile) and the balanced row tiles (M = 1..13, 49), and long-K 1x1
+//   layers run through the igemm, at 1, 2 and 3 threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -254,6 +255,11 @@ std::vector<ConvCase> kxk_cases() {
   add(1, 5, 6, conv3(128, 72, 3, 2, 0));   // no padding, stride 2, IC = 128
   for (int w = 1; w <= 13; ++w) add(1, 1, w, conv3(4, 16, 3, 1, 1));  // M = 1..13 (every tail)
   add(1, 23, 25, conv3(4, 8, 3, 1, 1));    // M = 575 > one M chunk: a chunk starts mid-row (also at 1 thread)
+  // 1x1 with K >= kIgemmDirectMinK: the direct GEMM through the exact-row igemm
+  // (one pointer per row; a single row keeps the ukernel's FC path)
+  add(1, 7, 7, conv3(512, 70, 1, 1, 0));   // M = 49, 64 + 6 channels
+  add(1, 1, 1, conv3(1024, 40, 1, 1, 0));  // M = 1
+  for (int m : {2, 3, 7, 8, 13}) add(m, 1, 1, conv3(516, 24, 1, 1, 0));  // FC at small batches
   {
     ConvParams p = conv3(8, 12, 3, 1, 0);
     p.pad_top = 2, p.pad_left = 0, p.pad_bottom = 0, p.pad_right = 2;  // asymmetric
