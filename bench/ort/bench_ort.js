@@ -1,5 +1,7 @@
 // Times one ONNX model with ONNX Runtime (onnxruntime-node) on a random input:
-// warmup, then N timed runs; prints one JSON line {model, threads, shape, median_ms, p90_ms, runs}.
+// warmup, then N timed runs; prints one JSON line {model, threads, shape, median_ms, cpu_median_ms, p90_ms, runs}
+// (cpu_median_ms: the process's user + system CPU time per run, all threads: on a loaded
+// machine it leaves out the time spent waiting for a core).
 //
 //   node bench/ort/bench_ort.js --model M.onnx --shape 1,3,224,224 [--threads 1] [--runs 20] [--warmup 3]
 //                               [--profile PREFIX]
@@ -80,11 +82,14 @@ async function main() {
   }
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, a.shape) };
   for (let i = 0; i < a.warmup; ++i) await session.run(feeds);
-  const ms = [];
+  const ms = [], cpu = [];
   for (let i = 0; i < a.runs; ++i) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await session.run(feeds);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3);
   }
   if (a.profile) {
     session.endProfiling();  // writes PREFIX_<date>.json; onnxruntime-node returns no file name
@@ -97,7 +102,7 @@ async function main() {
   }
   ms.sort((x, y) => x - y);
   console.log(JSON.stringify({ model: path.basename(a.model), threads: a.threads, shape: a.shape,
-                               median_ms: median(ms), p90_ms: quantile(ms, 0.9), runs: ms.length }));
+                               median_ms: median(ms), cpu_median_ms: median(cpu), p90_ms: quantile(ms, 0.9), runs: ms.length }));
 }
 
 main().catch((e) => { console.error(`bench_ort: ${e.message}`); process.exit(1); });
