@@ -6,7 +6,7 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/exec.h"
-#include "engine/onednn/weight_memory.h"
+#include "kernels/memory.h"
 #include "engine/onednn/window.h"
 
 namespace lapq::onednn {
@@ -207,8 +207,10 @@ class ConvKernel final : public OpKernel {
     // Weights: plain (g)oihw -> the primitive's format, once.
     const dnnl::memory::desc wei_user_md(wei_dims, dt::f32, s.groups == 1 ? tag::oihw : tag::goihw);
     dnnl::memory wei_user(wei_user_md, eng, const_cast<float*>(wei));
-    wei_buf_ = WeightBuffer::allocate(pd.weights_desc().get_size());
-    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.data());
+    // On huge pages, pooled with the plan's other buffers (kernels/memory.h):
+    // at batch 1 every run streams the weights, one TLB miss per 4 KiB page otherwise.
+    wei_buf_ = allocate_plan_buffer(pd.weights_desc().get_size());
+    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.get());
     dnnl::reorder(wei_user, wei_).execute(cpu_stream(), wei_user, wei_);
     cpu_stream().wait();
     if (s.has_bias) {
@@ -287,7 +289,7 @@ class ConvKernel final : public OpKernel {
   dnnl::reorder to_native_, from_native_;  // empty when the primitive takes NCHW
   dnnl::reorder residual_in_;              // Winograd + residual sum: the residual into the blocked dst
   BoundMemory src_user_, dst_user_, src_, dst_, scratch_;
-  WeightBuffer wei_buf_;  // wei_'s data (huge pages, weight_memory.h)
+  std::shared_ptr<std::byte[]> wei_buf_;  // wei_'s data
   dnnl::memory wei_, bias_;
   size_t workspace_bytes_ = 0;
   std::string name_;

@@ -4,7 +4,7 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/exec.h"
-#include "engine/onednn/weight_memory.h"
+#include "kernels/memory.h"
 
 namespace lapq::onednn {
 
@@ -44,8 +44,10 @@ class MatmulKernel final : public OpKernel {
       wei = scaled.data();
     }
     dnnl::memory wei_user({{K, N}, dt::f32, trans_wei ? tag::ba : tag::ab}, eng, const_cast<float*>(wei));
-    wei_buf_ = WeightBuffer::allocate(pd.weights_desc().get_size());
-    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.data());
+    // On huge pages, pooled with the plan's other buffers (kernels/memory.h):
+    // at batch 1 every run streams the weights, one TLB miss per 4 KiB page otherwise.
+    wei_buf_ = allocate_plan_buffer(pd.weights_desc().get_size());
+    wei_ = dnnl::memory(pd.weights_desc(), eng, wei_buf_.get());
     dnnl::reorder(wei_user, wei_).execute(cpu_stream(), wei_user, wei_);
     cpu_stream().wait();
     if (has_bias) {
@@ -78,7 +80,7 @@ class MatmulKernel final : public OpKernel {
  private:
   dnnl::matmul matmul_;
   BoundMemory src_, dst_, scratch_;
-  WeightBuffer wei_buf_;  // wei_'s data (huge pages, weight_memory.h)
+  std::shared_ptr<std::byte[]> wei_buf_;  // wei_'s data
   dnnl::memory wei_, bias_;
   size_t workspace_bytes_ = 0;
   std::string name_;

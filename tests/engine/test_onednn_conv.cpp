@@ -8,7 +8,6 @@
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/conv.h"
-#include "engine/onednn/weight_memory.h"
 #include "tests/engine/test_onednn_util.h"
 
 namespace lapq {
@@ -194,35 +193,6 @@ TEST(OnednnConvPlan, PlanPicksOnednnAndMatchesReferencePlan) {
   std::vector<Tensor> abs_in;
   for (const Tensor& t : in) abs_in.push_back(test::abs_of(t));
   test::expect_close(got, want, g.reference(abs_in, false), 16 * 9 + 1, 1.0, "plan");
-}
-
-// The kernels' weight storage (weight_memory.h): buffers carved from shared
-// huge-page chunks must be aligned, disjoint, keep their contents while other
-// buffers come and go, and a buffer larger than a chunk gets a chunk of its own.
-TEST(OnednnWeightMemory, BuffersAreAlignedDisjointAndStable) {
-  using onednn::WeightBuffer;
-  const size_t sizes[] = {4, 100, 4096, size_t{3} << 20, 64, size_t{40} << 20, 12345};
-  std::vector<WeightBuffer> kept;
-  for (size_t i = 0; i < std::size(sizes); ++i) {
-    WeightBuffer b = WeightBuffer::allocate(sizes[i]);
-    ASSERT_TRUE(b);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u) << sizes[i];
-    std::memset(b.data(), int(i + 1), sizes[i]);
-    // A short-lived buffer in between (released at once) must not disturb the kept ones.
-    WeightBuffer scratch = WeightBuffer::allocate(1000);
-    std::memset(scratch.data(), 0xEE, 1000);
-    kept.push_back(std::move(b));
-  }
-  for (size_t i = 0; i < kept.size(); ++i) {
-    const auto* p = static_cast<const unsigned char*>(kept[i].data());
-    for (size_t j = 0; j < sizes[i]; j += 97) ASSERT_EQ(p[j], i + 1) << "buffer " << i << " byte " << j;
-    EXPECT_EQ(p[sizes[i] - 1], i + 1);
-    for (size_t k = 0; k < kept.size(); ++k) {
-      if (k == i) continue;
-      const auto* q = static_cast<const unsigned char*>(kept[k].data());
-      EXPECT_TRUE(p + sizes[i] <= q || q + sizes[k] <= p) << "buffers " << i << " and " << k << " overlap";
-    }
-  }
 }
 
 // NCHW data of `t` reordered to NHWC (same shape tag, channels-last bytes) and back.
