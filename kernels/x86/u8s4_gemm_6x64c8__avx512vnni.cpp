@@ -451,24 +451,21 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
   epilogue_rows<NB>(acc, mr, nc, ep, dst, dst_stride);
 }
 
-// mr >= 7 rows with K <= kPanelMaxK (1x1 layers at 7x7, small batches): the
-// first row group runs the nibble tile, which unpacks in registers anyway, and
-// also stores the unpacked 16*w operands to a panel of the call's blocks on the
-// stack (n16c4_s8 x16, <= 64 KiB, so in L1 / L2); the other groups run the int8
-// x16 kernel (u8s8x16_*: its direct u8 epilogue, L2 prefetch) on that panel, so
-// the call costs one int8-speed pass per row group plus one unpack of its nibbles,
-// overlapped with the first group's compute. Those groups prefetch the next
-// call's nibbles (the next 64 channels follow in memory) toward L2.
-// The indirect GEMM (K x K layers at 7x7) does the same with K <= kPanelMaxKIndirect
-// on the thread's int4 scratch, but with plain weights in the panel (PLAIN tile)
-// and the int8 igemm u8s8_igemm_1to6x64c4 (exact 1..6-row tiles, no spilled
-// pointers) for the other groups: 3x3 512->512 at 7x7 int4/int8 1.05 against
-// 1.13-1.17 with K chunks (two alternating runs, loaded host).
-// Larger K runs rows_chunked: with K = 2048 a 128 KiB panel streams from L2 for
-// every group, where the chunks stay in L1 (measured, alternating runs: 1x1
-// 2048->512 at 7x7 cold int4/int8 0.85-0.89 with the panel, 0.81 chunked; FC
-// 2048->1000 at batch 8 1.12-1.19 vs 0.91-0.92). K = 320 / 512: the panel won
-// (cold 0.94 / 0.90-0.92 vs 0.98-0.99 / 1.00-1.05).
+// mr >= 7 rows (1x1 layers at 7x7, K x K layers at 7x7, small batches): the first
+// row group runs the nibble register tile, which unpacks in registers anyway, and
+// also stores the unpacked weights, sign-extended to plain int8 (PLAIN tile;
+// bias16 >> 4 is exact), to a panel of the call's blocks: on the stack for
+// K <= kPanelMaxK (<= 64 KiB, L1 / L2), else in the thread's int4 scratch (L2).
+// The other groups run the int8 igemm u8s8_igemm_1to6x64c4 on it (exact 1..6-row
+// tiles, direct u8 epilogue; direct rows as one-segment pointers) and prefetch the
+// next call's nibbles (the next 64 channels follow in memory) toward L2. So a call
+// costs one int8-speed pass per row group plus one unpack of its nibbles in the
+// first group. Measured on a loaded host: 3x3 512->512 at 7x7 int4/int8 1.05
+// against 1.13-1.17 with K chunks; 1x1 512->2048 at 7x7 warm 1.03-1.05 against
+// 1.10 with a x16 panel and the 6x64 kernel.
+// Direct calls of <= 12 rows with K > kPanelMaxK (FC 2048->1000 at batch 8) run
+// rows_chunked (L1 chunks): 1.16 vs 1.27 with a scratch panel from L2; with 49
+// rows the scratch panel won (1x1 2048->512 at 7x7 cold 0.88 vs 0.93).
 constexpr size_t kPanelMaxK = 1024;
 constexpr size_t kPanelMaxKIndirect = 8192;  // scratch panel <= 512 KiB (L2)
 
@@ -476,25 +473,32 @@ template <int NB, bool INDIRECT>
 void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, size_t a_stride,
                 const uint8_t* const* ptrs, const uint8_t* w, size_t wbb, void* dst, size_t dst_stride,
                 const GemmEpilogue* ep, uint8_t* panel) {
+  // Plain weights in the panel, the int8 igemm with exact 1..6-row tiles for the
+  // other groups (direct rows as one-segment pointers): faster than the x16 6x64
+  // kernel it replaced (1x1 512->2048 at 7x7 warm int4/int8 1.10 -> 1.03-1.05).
+  constexpr bool PLAIN = true;
   const size_t kp = taps * kc, pbb = 64 + kp * 16, esz = ep->f32_out ? 4 : 1;
   for (int b = 0; b < NB; ++b) {  // bias: x16, or plain for the int8 igemm (exact, see tile)
     const __m512i b16 = _mm512_loadu_si512(w + b * wbb);
-    _mm512_store_si512(panel + b * pbb, INDIRECT ? _mm512_srai_epi32(b16, 4) : b16);
+    _mm512_store_si512(panel + b * pbb, PLAIN ? _mm512_srai_epi32(b16, 4) : b16);
   }
   const size_t groups = (mr + 5) / 6;
   const uint8_t* pf = NB == 4 ? w + 4 * wbb : nullptr;  // the next call's blocks
   size_t pf_left = NB == 4 ? 4 * wbb : 0;
   const size_t pf_slice = groups > 1 ? (pf_left / (groups - 1) + 64) / 64 * 64 : 0;
+  const uint8_t* rp[kU8s4MaxRows];  // direct rows as one-segment pointers for the igemm
+  if constexpr (!INDIRECT && PLAIN)
+    for (size_t r = 0; r < mr; ++r) rp[r] = a + r * a_stride;
   size_t gi = 0;
   for_row_groups(mr, [&](size_t r0, size_t rows) {
     GemmEpilogue e = *ep;
     if (e.rowsum) e.rowsum += r0;
     void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
     if (gi++ == 0) {
-      if (nc > 48) tile<4, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 32) tile<3, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 16) tile<2, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else tile<1, INDIRECT, true, INDIRECT>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      if (nc > 48) tile<4, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 32) tile<3, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 16) tile<2, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else tile<1, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
       return;
     }
     e.prefetch = pf;
@@ -502,6 +506,8 @@ void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, 
     pf += e.prefetch_bytes, pf_left -= e.prefetch_bytes;
     if constexpr (INDIRECT)  // plain panel: the int8 igemm with exact 1..6-row tiles
       u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, panel, pbb, d, dst_stride, &e);
+    else if constexpr (PLAIN)
+      u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, 1, kp, rp + r0, panel, pbb, d, dst_stride, &e);
     else
       u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, a + r0 * a_stride, a_stride, panel, pbb, d, dst_stride, &e);
   });
@@ -538,7 +544,7 @@ void u8s4_gemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a
   const uint8_t* a8 = static_cast<const uint8_t*>(a);
   const uint8_t* w8 = static_cast<const uint8_t*>(w);
   if (mr <= 6) return dispatch<false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep, 1, nullptr);
-  if (kp <= kPanelMaxK)
+  if (kp <= kPanelMaxK || (mr > 12 && kp <= kPanelMaxKIndirect))
     return rows_panel_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, ep);
   rows_chunked_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, *ep);
 }
