@@ -566,6 +566,11 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
 // igemm on balanced row groups (49 = 4x6 + 5x5), as the int8 layers run.
 void u8s4_panel_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
                                         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  if (kp >= kIgemmDirectMinK) {  // as the int8 driver: long K through the exact-row igemm, balanced groups
+    const uint8_t* rp[kU8s4MaxRows];
+    for (size_t r = 0; r < mr; ++r) rp[r] = static_cast<const uint8_t*>(a) + r * a_stride;
+    return u8s4_panel_igemm_6x64c4__avx512vnni(mr, nc, 1, kp, rp, w, w_block_bytes, dst, dst_stride, ep);
+  }
   const uint8_t* a8 = static_cast<const uint8_t*>(a);
   uint8_t* d8 = static_cast<uint8_t*>(dst);
   const size_t d_step = 6 * dst_stride * (ep->f32_out ? 4 : 1);

@@ -127,7 +127,9 @@ TEST(Int4Paths, FullyConnectedBatches) {
 TEST(Int4Paths, OneByOneManyRows) {
   struct S { int HW, IC, OC; };
   uint32_t seed = 100;
-  for (const S s : {S{7, 24, 100}, S{7, 1024, 64}, S{7, 1032, 100}, S{8, 512, 100}, S{7, 1288, 64}}) {
+  // (14x14: 196 rows, tall tiles even split over 2 threads: plain int8 panel per work
+  // item, K >= 512 through the igemm)
+  for (const S s : {S{7, 24, 100}, S{7, 1024, 64}, S{7, 1032, 100}, S{8, 512, 100}, S{7, 1288, 64}, S{14, 520, 40}}) {
     Int4Case c;
     c.H = c.W = s.HW, c.IC = s.IC, c.OC = s.OC, c.seed = seed++;
     check_variants(c);
