@@ -10,10 +10,10 @@
 // Calls: GemmConfig::mr = kU8s4MaxRows (60). One row takes the FC path (tile_m1);
 // 2..6 rows the register tile above; 7..60 rows (7x7 layers at batch 1, small
 // batches; direct and indirect alike) unpack each nibble once per call for all
-// rows: K <= 1024 (rows_panel): the first row group's register tile also writes
-// the unpacked operands to a stack panel, the other groups run the int8 x16
-// kernel on it; larger K (rows_chunked): K chunks unpacked to L1, partial sums
-// in an L1 buffer between chunks.
+// rows: K <= 8192 (<= 12 direct rows: K <= 1024; rows_panel): the first row
+// group's register tile also writes plain int8 weights to a panel, the other
+// groups run the int8 igemm u8s8_igemm_1to6x64c4 on it; otherwise (rows_chunked)
+// K chunks unpacked to L1, partial sums in an L1 buffer between chunks.
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
@@ -476,18 +476,15 @@ void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, 
   // Plain weights in the panel, the int8 igemm with exact 1..6-row tiles for the
   // other groups (direct rows as one-segment pointers): faster than the x16 6x64
   // kernel it replaced (1x1 512->2048 at 7x7 warm int4/int8 1.10 -> 1.03-1.05).
-  constexpr bool PLAIN = true;
   const size_t kp = taps * kc, pbb = 64 + kp * 16, esz = ep->f32_out ? 4 : 1;
-  for (int b = 0; b < NB; ++b) {  // bias: x16, or plain for the int8 igemm (exact, see tile)
-    const __m512i b16 = _mm512_loadu_si512(w + b * wbb);
-    _mm512_store_si512(panel + b * pbb, PLAIN ? _mm512_srai_epi32(b16, 4) : b16);
-  }
+  for (int b = 0; b < NB; ++b)  // plain bias for the int8 igemm (bias16 >> 4, exact, see tile)
+    _mm512_store_si512(panel + b * pbb, _mm512_srai_epi32(_mm512_loadu_si512(w + b * wbb), 4));
   const size_t groups = (mr + 5) / 6;
   const uint8_t* pf = NB == 4 ? w + 4 * wbb : nullptr;  // the next call's blocks
   size_t pf_left = NB == 4 ? 4 * wbb : 0;
   const size_t pf_slice = groups > 1 ? (pf_left / (groups - 1) + 64) / 64 * 64 : 0;
   const uint8_t* rp[kU8s4MaxRows];  // direct rows as one-segment pointers for the igemm
-  if constexpr (!INDIRECT && PLAIN)
+  if constexpr (!INDIRECT)
     for (size_t r = 0; r < mr; ++r) rp[r] = a + r * a_stride;
   size_t gi = 0;
   for_row_groups(mr, [&](size_t r0, size_t rows) {
@@ -495,10 +492,10 @@ void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, 
     if (e.rowsum) e.rowsum += r0;
     void* d = static_cast<uint8_t*>(dst) + r0 * dst_stride * esz;
     if (gi++ == 0) {
-      if (nc > 48) tile<4, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 32) tile<3, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else if (nc > 16) tile<2, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
-      else tile<1, INDIRECT, true, PLAIN>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      if (nc > 48) tile<4, INDIRECT, true, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 32) tile<3, INDIRECT, true, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else if (nc > 16) tile<2, INDIRECT, true, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
+      else tile<1, INDIRECT, true, true>(rows, nc, kc, a, a_stride, w, wbb, d, dst_stride, &e, taps, ptrs, panel, pbb);
       return;
     }
     e.prefetch = pf;
@@ -506,10 +503,8 @@ void rows_panel(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a, 
     pf += e.prefetch_bytes, pf_left -= e.prefetch_bytes;
     if constexpr (INDIRECT)  // plain panel: the int8 igemm with exact 1..6-row tiles
       u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, taps, kc, ptrs + r0 * taps, panel, pbb, d, dst_stride, &e);
-    else if constexpr (PLAIN)
-      u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, 1, kp, rp + r0, panel, pbb, d, dst_stride, &e);
     else
-      u8s8x16_gemm_6x64c4__avx512vnni(rows, nc, kp, a + r0 * a_stride, a_stride, panel, pbb, d, dst_stride, &e);
+      u8s8_igemm_1to6x64c4__avx512vnni(rows, nc, 1, kp, rp + r0, panel, pbb, d, dst_stride, &e);
   });
 }
 
