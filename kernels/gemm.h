@@ -125,13 +125,10 @@ void u8s8_gemm_1x16c4__scalar(size_t, size_t, size_t, const void*, size_t, const
 void u8s4_gemm_1x16c8__scalar(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s8_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_gemm_6x64c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s8_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 // Indirect GEMM on exactly mr (1..6) rows (cost proportional to mr; rows beyond mr
 // are never read) with a spill-free K loop: the igemm of the avx512vnni int8 config.
 void u8s8_igemm_1to6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_igemm_6x64c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s8x16_gemm_6x64c4__avx512vnni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
-void u8s8x16_igemm_6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out);
 // Rows per call of the int4 VNNI kernels (GemmConfig::mr): a 7x7 layer at batch 1
 // (49 rows) is one call, which unpacks each K chunk of nibbles once for all rows.

@@ -1,4 +1,5 @@
-// u8s8_gemm_6x64c4__avx512vnni (and u8s8_igemm_6x64c4__avx512vnni, the indirect variant)
+// u8s8_gemm_6x64c4__avx512vnni: the direct int8 GEMM of the avx512vnni level (1x1 convolutions,
+// fully connected layers; the indirect K x K one is u8s8_igemm_1to6x64c4__avx512vnni).
 // Packed layout n16c4_s8, per 16-channel block: int32 bias[16]; int8 w[Kp/4][16][4]
 // (one 64-byte load = one vpdpbusd operand). Up to four blocks (64 channels) per call.
 // Register tile: 6 rows x 4 zmm accumulators = 24 accumulators + 4 weight registers
@@ -15,13 +16,10 @@ namespace {
 
 #include "kernels/x86/avx512_epilogue.inc"
 
-// NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
-// a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
-// bytes from ptrs[i * taps + t].
-template <int NB, bool INDIRECT, bool X16 = false>
+// NB = number of 16-channel blocks (1..4); rows at a + i * a_stride, K = kp.
+template <int NB>
 void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w,
-          size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep,
-          size_t taps = 1, const uint8_t* const* ptrs = nullptr) {
+          size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
   // Named accumulators (GCC keeps them in registers; arrays cost register copies).
   // Rows beyond mr repeat the last row; their results are not stored.
   const uint8_t* a0 = a;
@@ -51,38 +49,25 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
   }
   const char* pf = static_cast<const char*>(ep->prefetch);
   const char* const pf_end = pf + (pf ? ep->prefetch_bytes : 0);
-  for (size_t t = 0; t < taps; ++t) {
-    if constexpr (INDIRECT) {
-      const uint8_t* const* p = ptrs + t;  // (6, taps) pointers
-      a0 = p[(mr > 0 ? 0 : mr - 1) * taps];
-      a1 = p[(mr > 1 ? 1 : mr - 1) * taps];
-      a2 = p[(mr > 2 ? 2 : mr - 1) * taps];
-      a3 = p[(mr > 3 ? 3 : mr - 1) * taps];
-      a4 = p[(mr > 4 ? 4 : mr - 1) * taps];
-      a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
+  for (size_t k = 0; k < kp; k += 4) {
+    if (pf < pf_end) {  // one line of the caller's next panel per K step (cold weights)
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += 64;
     }
-    for (size_t k = 0; k < kp; k += 4) {
-      if (pf < pf_end) {  // one line of the caller's next panel per K step (cold weights)
-        _mm_prefetch(pf, _MM_HINT_T1);
-        pf += 64;
-      }
-      const __m512i w0 = NB > 0 ? _mm512_loadu_si512(wp[0] + k * 16) : _mm512_setzero_si512();
-      const __m512i w1 = NB > 1 ? _mm512_loadu_si512(wp[1] + k * 16) : _mm512_setzero_si512();
-      const __m512i w2 = NB > 2 ? _mm512_loadu_si512(wp[2] + k * 16) : _mm512_setzero_si512();
-      const __m512i w3 = NB > 3 ? _mm512_loadu_si512(wp[3] + k * 16) : _mm512_setzero_si512();
-      LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5)
-    }
-    if constexpr (INDIRECT)
-      for (int b = 0; b < 4; ++b) wp[b] += kp * 16;
+    const __m512i w0 = NB > 0 ? _mm512_loadu_si512(wp[0] + k * 16) : _mm512_setzero_si512();
+    const __m512i w1 = NB > 1 ? _mm512_loadu_si512(wp[1] + k * 16) : _mm512_setzero_si512();
+    const __m512i w2 = NB > 2 ? _mm512_loadu_si512(wp[2] + k * 16) : _mm512_setzero_si512();
+    const __m512i w3 = NB > 3 ? _mm512_loadu_si512(wp[3] + k * 16) : _mm512_setzero_si512();
+    LAPQ_ROW(0) LAPQ_ROW(1) LAPQ_ROW(2) LAPQ_ROW(3) LAPQ_ROW(4) LAPQ_ROW(5)
   }
 #undef LAPQ_ROW
 #define LAPQ_STORE(i)                                                                          \
   if (mr > i) {                                                                                \
     const __m512 rs = rowsum_f(&e, i);                                                         \
-    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, X16), y1 = y0, y2 = y0, y3 = y0;             \
-    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, X16);                   \
-    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, X16);                   \
-    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, X16);                   \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false), y1 = y0, y2 = y0, y3 = y0;           \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, false);                 \
+    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, false);                 \
+    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, false);                 \
     if (e.f32_out) {                                                                           \
       float* d = static_cast<float*>(dst) + i * dst_stride;                                    \
       _mm512_mask_storeu_ps(d, mask16(nc), y0);                                                \
@@ -109,11 +94,11 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     uint8_t* d = static_cast<uint8_t*>(dst);
 #define LAPQ_DIRECT_ROW(i, BIAS, EXTRA)                                                                  \
   if (mr > i) {                                                                                        \
-    const __m512i v0 = direct_u8_v<BIAS, X16>(c##i##0, dc.scale, dc.bias);                              \
+    const __m512i v0 = direct_u8_v<BIAS, false>(c##i##0, dc.scale, dc.bias);                            \
     __m512i v1 = v0, v2 = v0, v3 = v0;                                                                 \
-    if constexpr (NB > 1) v1 = direct_u8_v<BIAS, X16>(c##i##1, dc.scale + 16, dc.bias + 16);            \
-    if constexpr (NB > 2) v2 = direct_u8_v<BIAS, X16>(c##i##2, dc.scale + 32, dc.bias + 32);            \
-    if constexpr (NB > 3) v3 = direct_u8_v<BIAS, X16>(c##i##3, dc.scale + 48, dc.bias + 48);            \
+    if constexpr (NB > 1) v1 = direct_u8_v<BIAS, false>(c##i##1, dc.scale + 16, dc.bias + 16);          \
+    if constexpr (NB > 2) v2 = direct_u8_v<BIAS, false>(c##i##2, dc.scale + 32, dc.bias + 32);          \
+    if constexpr (NB > 3) v3 = direct_u8_v<BIAS, false>(c##i##3, dc.scale + 48, dc.bias + 48);          \
     direct_u8_store64<EXTRA>(v0, v1, v2, v3, zp16, qmin8, qmax8, d + i * dst_stride, nc);              \
   }
 #define LAPQ_DIRECT(BIAS, EXTRA)                                                                        \
@@ -169,10 +154,9 @@ void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_
   }
 }
 
-template <bool INDIRECT, bool X16 = false>
 void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
-              void* dst, size_t dst_stride, const GemmEpilogue* ep, size_t taps, const uint8_t* const* ptrs) {
-  if (!INDIRECT && !X16 && mr == 1) {  // one row: latency-bound, 32 channels at a time
+              void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  if (mr == 1) {  // one row: latency-bound, 32 channels at a time
     GemmEpilogue e = *ep;
     for (size_t n0 = 0; n0 < nc; n0 += 32) {
       const size_t c = nc - n0 < 32 ? nc - n0 : 32;
@@ -188,42 +172,21 @@ void dispatch(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride
     return;
   }
   if (nc > 48)
-    tile<4, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<4>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep);
   else if (nc > 32)
-    tile<3, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<3>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep);
   else if (nc > 16)
-    tile<2, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<2>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep);
   else
-    tile<1, INDIRECT, X16>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep, taps, ptrs);
+    tile<1>(mr, nc, kp, a, a_stride, w, wbb, dst, dst_stride, ep);
 }
 
 }  // namespace
 
 void u8s8_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
         size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  dispatch<false>(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w), w_block_bytes,
-                  dst, dst_stride, ep, 1, nullptr);
-}
-
-void u8s8_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
-        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  dispatch<true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
-                 ptrs);
-}
-
-// The same kernels over 16*w weights (the int4 weights of u8s4_* unpacked to a
-// n16c4_s8 panel, bias x16): the epilogue scales by the exact 0.0625f first.
-void u8s8x16_gemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
-                                     size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
-  dispatch<false, true>(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w),
-                        w_block_bytes, dst, dst_stride, ep, 1, nullptr);
-}
-
-void u8s8x16_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs,
-                                      const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
-                                      const GemmEpilogue* ep) {
-  dispatch<true, true>(mr, nc, kc, nullptr, 0, static_cast<const uint8_t*>(w), w_block_bytes, dst, dst_stride, ep, taps,
-                       ptrs);
+  dispatch(mr, nc, kp, static_cast<const uint8_t*>(a), a_stride, static_cast<const uint8_t*>(w), w_block_bytes, dst,
+           dst_stride, ep);
 }
 
 }  // namespace lapq
