@@ -92,28 +92,12 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     const __m512i zp16 = _mm512_set1_epi16(static_cast<int16_t>(e.zp));
     const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(qmax));
     uint8_t* d = static_cast<uint8_t*>(dst);
-#define LAPQ_DIRECT_ROW(i, BIAS, EXTRA)                                                                  \
-  if (mr > i) {                                                                                        \
-    const __m512i v0 = direct_u8_v<BIAS, false>(c##i##0, dc.scale, dc.bias);                            \
-    __m512i v1 = v0, v2 = v0, v3 = v0;                                                                 \
-    if constexpr (NB > 1) v1 = direct_u8_v<BIAS, false>(c##i##1, dc.scale + 16, dc.bias + 16);          \
-    if constexpr (NB > 2) v2 = direct_u8_v<BIAS, false>(c##i##2, dc.scale + 32, dc.bias + 32);          \
-    if constexpr (NB > 3) v3 = direct_u8_v<BIAS, false>(c##i##3, dc.scale + 48, dc.bias + 48);          \
-    direct_u8_store64<EXTRA>(v0, v1, v2, v3, zp16, qmin8, qmax8, d + i * dst_stride, nc);              \
-  }
-#define LAPQ_DIRECT(BIAS, EXTRA)                                                                        \
-  {                                                                                                    \
-    LAPQ_DIRECT_ROW(0, BIAS, EXTRA) LAPQ_DIRECT_ROW(1, BIAS, EXTRA) LAPQ_DIRECT_ROW(2, BIAS, EXTRA)    \
-    LAPQ_DIRECT_ROW(3, BIAS, EXTRA) LAPQ_DIRECT_ROW(4, BIAS, EXTRA) LAPQ_DIRECT_ROW(5, BIAS, EXTRA)    \
-  }
     const bool extra = e.zp != 0 || qmin != 0 || qmax != 255;
     if (e.bias) {
-      if (extra) LAPQ_DIRECT(true, true) else LAPQ_DIRECT(true, false)
+      if (extra) LAPQ_DIRECT_U8_TILE(true, true) else LAPQ_DIRECT_U8_TILE(true, false)
     } else {
-      if (extra) LAPQ_DIRECT(false, true) else LAPQ_DIRECT(false, false)
+      if (extra) LAPQ_DIRECT_U8_TILE(false, true) else LAPQ_DIRECT_U8_TILE(false, false)
     }
-#undef LAPQ_DIRECT
-#undef LAPQ_DIRECT_ROW
     return;
   }
   LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5)
