@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "engine/error.h"
 #include "kernels/conv.h"
 #include "kernels/reference.h"
+#include "tests/kernels/exact_compare.h"
 
 using namespace lapq;
 
@@ -108,22 +108,14 @@ void check_case(const ConvCase& c, int threads = 0) {
     std::vector<float> got(out, -7.f), want(out);
     conv.run(l.src.data(), c.N, c.H, c.W, got.data(), q);
     conv_reference(c.p, w, l.src.data(), c.N, c.H, c.W, want.data(), q);
-    size_t bad = 0;
-    for (size_t i = 0; i < out; ++i)
-      if (std::memcmp(&got[i], &want[i], 4) != 0 && bad++ == 0)
-        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << got[i] << " vs " << want[i];
-    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+    EXPECT_EQ(test::count_mismatches(got, want, conv.kernel_name()), 0u) << conv.kernel_name();
   } else {
     RequantU8 q{l.scale.data(), c.bias_f ? l.fbias.data() : nullptr, c.zp, c.qmin, c.qmax};
     std::vector<uint8_t> got(out, 0xA5), want(out);
     conv.run(l.src.data(), c.N, c.H, c.W, got.data(), q);
     conv_reference(c.p, w, l.src.data(), c.N, c.H, c.W, want.data(), q);
-    size_t bad = 0, distinct = 0;
-    for (size_t i = 0; i < out; ++i)
-      if (got[i] != want[i] && bad++ == 0)
-        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << int(got[i]) << " vs "
-                      << int(want[i]);
-    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+    size_t distinct = 0;
+    EXPECT_EQ(test::count_mismatches(got, want, conv.kernel_name()), 0u) << conv.kernel_name();
     std::sort(want.begin(), want.end());
     distinct = std::unique(want.begin(), want.end()) - want.begin();
     if (out >= 64) {

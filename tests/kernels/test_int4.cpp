@@ -9,13 +9,13 @@
 // extremes -8 / 7 against activations 0 / 255 (largest accumulators).
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 #include <sstream>
 #include <vector>
 
 #include "kernels/conv.h"
 #include "kernels/reference.h"
+#include "tests/kernels/exact_compare.h"
 
 using namespace lapq;
 
@@ -66,23 +66,14 @@ void check(const Int4Case& c) {
     std::vector<float> got(out, -7.f), want(out);
     conv.run(src.data(), c.N, c.H, c.W, got.data(), q);
     conv_reference(p, w, src.data(), c.N, c.H, c.W, want.data(), q);
-    size_t bad = 0;
-    for (size_t i = 0; i < out; ++i)
-      if (std::memcmp(&got[i], &want[i], 4) != 0 && bad++ == 0)
-        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << got[i] << " vs " << want[i];
-    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+    EXPECT_EQ(test::count_mismatches(got, want, conv.kernel_name()), 0u) << conv.kernel_name();
   } else {
     const RequantU8 q{scale.data(), c.bias_f ? fbias.data() : nullptr, c.clamp ? 100 : 0, c.clamp ? 3 : 0,
                       c.clamp ? 250 : 255};
     std::vector<uint8_t> got(out, 0xA5), want(out);
     conv.run(src.data(), c.N, c.H, c.W, got.data(), q);
     conv_reference(p, w, src.data(), c.N, c.H, c.W, want.data(), q);
-    size_t bad = 0;
-    for (size_t i = 0; i < out; ++i)
-      if (got[i] != want[i] && bad++ == 0)
-        ADD_FAILURE() << conv.kernel_name() << " first mismatch at " << i << ": " << int(got[i]) << " vs "
-                      << int(want[i]);
-    EXPECT_EQ(bad, 0u) << conv.kernel_name();
+    EXPECT_EQ(test::count_mismatches(got, want, conv.kernel_name()), 0u) << conv.kernel_name();
   }
 }
 
