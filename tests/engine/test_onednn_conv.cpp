@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/onednn/context.h"
 #include "engine/onednn/conv.h"
@@ -16,6 +19,14 @@ namespace {
 using test::OneNode;
 
 struct ConvCase {
+  // A constructor rather than aggregate initialization: the cases leave the
+  // trailing members at their defaults, which GCC's -Wextra reports for aggregates.
+  ConvCase(std::string name_, int64_t N_, int64_t IC_, int64_t H_, int64_t W_, int64_t OC_, int64_t KH_, int64_t KW_,
+           std::vector<int64_t> strides_, std::vector<int64_t> dilations_, std::vector<int64_t> pads_,
+           int64_t group_ = 1, std::string auto_pad_ = "", bool bias_ = true)
+      : name(std::move(name_)), N(N_), IC(IC_), H(H_), W(W_), OC(OC_), KH(KH_), KW(KW_), strides(std::move(strides_)),
+        dilations(std::move(dilations_)), pads(std::move(pads_)), group(group_), auto_pad(std::move(auto_pad_)),
+        bias(bias_) {}
   std::string name;
   int64_t N, IC, H, W, OC, KH, KW;
   std::vector<int64_t> strides, dilations, pads;  // empty = attribute absent
