@@ -19,8 +19,23 @@ const char* grid_kind_name(GridKind kind) {
     case GridKind::kSymmetric: return "symmetric";
     case GridKind::kUnsigned: return "unsigned";
     case GridKind::kAsymmetric: return "asymmetric";
+    case GridKind::kSymmetricFull: return "symmetric-full";
   }
   return "?";
+}
+
+bool grid_kind_from_name(std::string_view name, GridKind* kind) {
+  for (GridKind k : {GridKind::kLapqMidRise, GridKind::kSymmetric, GridKind::kUnsigned, GridKind::kAsymmetric,
+                     GridKind::kSymmetricFull})
+    if (name == grid_kind_name(k)) {
+      *kind = k;
+      return true;
+    }
+  return false;
+}
+
+bool is_weight_grid(GridKind kind) {
+  return kind == GridKind::kLapqMidRise || kind == GridKind::kSymmetric || kind == GridKind::kSymmetricFull;
 }
 
 float clamp_alpha(float alpha, float reference) {
@@ -55,6 +70,19 @@ Grid make_symmetric_grid(float alpha, int bits) {
   g.lo = -alpha;
   g.hi = alpha;
   g.step = alpha / static_cast<float>((1 << (bits - 1)) - 1);
+  return g;
+}
+
+Grid make_symmetric_full_grid(float alpha, int bits) {
+  check_bits(bits, "make_symmetric_full_grid");
+  alpha = clamp_alpha(alpha);
+  Grid g;
+  g.kind = GridKind::kSymmetricFull;
+  g.bits = bits;
+  // Dividing by a power of two is exact (alpha >= 1e-12 stays a normal float): step * 2^(b-1) == alpha.
+  g.step = alpha / static_cast<float>(1 << (bits - 1));
+  g.lo = -alpha;
+  g.hi = alpha - g.step;
   return g;
 }
 
@@ -96,6 +124,7 @@ Grid make_grid(GridKind kind, float alpha, int bits) {
     case GridKind::kSymmetric: return make_symmetric_grid(alpha, bits);
     case GridKind::kUnsigned: return make_unsigned_grid(alpha, bits);
     case GridKind::kAsymmetric: return make_asymmetric_grid(-alpha, alpha, bits);
+    case GridKind::kSymmetricFull: return make_symmetric_full_grid(alpha, bits);
   }
   throw Error(ErrorCode::kInvalidArgument, "make_grid: unknown grid kind");
 }
@@ -114,6 +143,12 @@ IntParams int_params(const Grid& g) {
       p.scale = g.step;
       p.code_max = (1 << (g.bits - 1)) - 1;
       p.code_min = -p.code_max;
+      p.is_signed = true;
+      break;
+    case GridKind::kSymmetricFull:
+      p.scale = g.step;
+      p.code_max = (1 << (g.bits - 1)) - 1;
+      p.code_min = -(1 << (g.bits - 1));
       p.is_signed = true;
       break;
     case GridKind::kUnsigned:
@@ -203,7 +238,7 @@ void quantize_codes(const Grid& g, std::span<const float> src, std::span<T> dst)
 IntParams quantize_s8(const Grid& g, std::span<const float> src, std::span<int8_t> dst) {
   LAPQ_CHECK(src.size() == dst.size(), ErrorCode::kInvalidArgument, "quantize_s8: src has ", src.size(),
              " values, dst ", dst.size());
-  LAPQ_CHECK(g.kind == GridKind::kSymmetric || g.kind == GridKind::kLapqMidRise, ErrorCode::kInvalidArgument,
+  LAPQ_CHECK(is_weight_grid(g.kind), ErrorCode::kInvalidArgument,
              "quantize_s8: a ", grid_kind_name(g.kind), " grid has unsigned codes (use quantize_u8)");
   LAPQ_CHECK(!(g.kind == GridKind::kLapqMidRise && g.bits > 7), ErrorCode::kUnsupported,
              "quantize_s8: ", g.bits, "-bit LAPQ mid-rise codes span [-", levels(g.bits) - 1, ", ",

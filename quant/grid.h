@@ -3,12 +3,17 @@
 // The formulas, rounding rule and integer forms are derived in
 // docs/quantization-math.md; lapq-method.md states the LAPQ grids.
 //
-// Four grids, b = 2..8 bits, n = 2^b:
+// Five grids, b = 2..8 bits, n = 2^b:
 //   kLapqMidRise  weights (LAPQ): n levels over [-alpha, alpha], zero is NOT a level.
 //                 step = 2 alpha/(n-1); q = rne(clamp((w+alpha)/step, 0, n-1));
 //                 w_hat = step/2 * (2q - n + 1): odd codes in [-(n-1), n-1].
 //   kSymmetric    ordinary restricted-range signed grid, zero included:
 //                 step = alpha/(2^(b-1)-1); q in [-(2^(b-1)-1), 2^(b-1)-1].
+//   kSymmetricFull the full signed range (PyTorch's qint8 [-128, 127]), zero included:
+//                 step = alpha/2^(b-1); q = rne(clamp(w/step, -2^(b-1), 2^(b-1)-1));
+//                 levels lo = -alpha .. hi = alpha - step (one more level than
+//                 kSymmetric, on the negative side). The power-of-two divisor makes
+//                 alpha = 2^(b-1) * scale recover any file's scale exactly.
 //   kUnsigned     ReLU outputs: step = alpha/(n-1); q = rne(clamp(x/step, 0, n-1)).
 //   kAsymmetric   [lo, hi] with a zero point (residual sums, network input, LeakyReLU):
 //                 step = (hi-lo)/(n-1); zp = clamp(rne(-lo/step), 0, n-1);
@@ -25,6 +30,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace lapq::quant {
@@ -35,8 +41,14 @@ inline constexpr int kMaxBits = 8;
 // Throws Error(kInvalidArgument) unless 2 <= bits <= 8; `where` names the caller.
 void check_bits(int bits, const char* where);
 
-enum class GridKind : uint8_t { kLapqMidRise, kSymmetric, kUnsigned, kAsymmetric };
+enum class GridKind : uint8_t { kLapqMidRise, kSymmetric, kUnsigned, kAsymmetric, kSymmetricFull };
+// "lapq-midrise", "symmetric", "unsigned", "asymmetric", "symmetric-full" (the names
+// stored in .lapq files and QDQ weight grid hints).
 const char* grid_kind_name(GridKind kind);
+// The kind named `name` (grid_kind_name's inverse); false for an unknown name.
+bool grid_kind_from_name(std::string_view name, GridKind* kind);
+// Grids whose codes are signed weight codes (kLapqMidRise, kSymmetric, kSymmetricFull).
+bool is_weight_grid(GridKind kind);
 
 // Smallest clipping value any grid accepts: alpha (or hi - lo) is raised to
 // max(kAlphaFloorRel * reference, kAlphaFloorAbs) so a grid never collapses to a
@@ -50,15 +62,17 @@ float clamp_alpha(float alpha, float reference = 0.0f);
 struct Grid {
   GridKind kind = GridKind::kUnsigned;
   int bits = 8;
-  float lo = 0.0f;       // smallest level (kLapqMidRise / kSymmetric: -alpha, kUnsigned: 0)
-  float hi = 0.0f;       // largest level  (alpha for the three single-parameter grids)
+  float lo = 0.0f;       // smallest level (kLapqMidRise / kSymmetric / kSymmetricFull: -alpha, kUnsigned: 0)
+  float hi = 0.0f;       // largest level  (alpha, except kSymmetricFull: alpha - step)
   float step = 0.0f;     // distance between adjacent levels
   int32_t zero_point = 0;  // kAsymmetric only (0 for the others)
-  float alpha() const { return hi; }
+  // The clipping value the grid was made from (make_grid(kind, alpha(), bits) == *this).
+  float alpha() const { return kind == GridKind::kSymmetricFull ? -lo : hi; }
 };
 
 Grid make_lapq_weight_grid(float alpha, int bits);
 Grid make_symmetric_grid(float alpha, int bits);
+Grid make_symmetric_full_grid(float alpha, int bits);
 Grid make_unsigned_grid(float alpha, int bits);
 // lo is raised to <= 0 and hi to >= 0 (zero must be representable: a zero-padded
 // border must quantize to exactly zero); hi - lo is floored like alpha.
@@ -69,6 +83,7 @@ Grid make_grid(GridKind kind, float alpha, int bits);
 // Integer form of a grid: x_hat = scale * (code - zero_point).
 //   kLapqMidRise: code = 2q - n + 1 (odd, s8 for b <= 7), scale = step/2, zp 0
 //   kSymmetric:   code = q (s8), scale = step, zp 0
+//   kSymmetricFull: code = q in [-2^(b-1), 2^(b-1)-1] (s8: -128..127 at 8 bits, -8..7 at 4), scale = step, zp 0
 //   kUnsigned:    code = q (u8), scale = step, zp 0
 //   kAsymmetric:  code = q (u8), scale = step, zp = zero_point
 struct IntParams {
@@ -88,7 +103,7 @@ float fake_quantize(const Grid& g, float x);
 // Vectorizable (no calls in the loop).
 void quantize_dequantize(const Grid& g, std::span<const float> src, std::span<float> dst);
 
-// Integer codes. quantize_s8 accepts kSymmetric and kLapqMidRise with bits <= 7
+// Integer codes. quantize_s8 accepts kSymmetric, kSymmetricFull and kLapqMidRise with bits <= 7
 // (8-bit LAPQ codes span [-255, 255] and do not fit s8: kUnsupported);
 // quantize_u8 accepts kUnsigned and kAsymmetric. Returns int_params(g).
 IntParams quantize_s8(const Grid& g, std::span<const float> src, std::span<int8_t> dst);

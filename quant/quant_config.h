@@ -19,7 +19,7 @@ struct WeightQuant {
   int node = -1;               // node id in the FP32 graph
   std::string node_name;
   int bits = 8;                // 2..8
-  GridKind grid = GridKind::kSymmetric;  // kLapqMidRise (LAPQ, bits <= 7) or kSymmetric
+  GridKind grid = GridKind::kSymmetric;  // kLapqMidRise (LAPQ), kSymmetric or kSymmetricFull
   bool per_channel = false;
   // Clipping values: 1 (per tensor) or OC (per output channel). The LAPQ
   // coordinate of a per-channel layer is a common factor on these.

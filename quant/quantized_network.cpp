@@ -487,8 +487,8 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
     LAPQ_CHECK(slot_of[q.node] < 0, ErrorCode::kInvalidArgument, where, " is quantized twice in the config");
     LAPQ_CHECK(q.bits >= kMinBits && q.bits <= kMaxBits, ErrorCode::kInvalidArgument, where, ": ", q.bits,
                "-bit weights are not supported (", kMinBits, "..", kMaxBits, ")");
-    LAPQ_CHECK(q.grid == GridKind::kLapqMidRise || q.grid == GridKind::kSymmetric, ErrorCode::kInvalidArgument, where,
-               ": weight grid ", grid_kind_name(q.grid), " (use lapq-midrise or symmetric)");
+    LAPQ_CHECK(is_weight_grid(q.grid), ErrorCode::kInvalidArgument, where, ": weight grid ", grid_kind_name(q.grid),
+               " (use lapq-midrise, symmetric or symmetric-full)");
     Impl::WeightSlot& s = im.w[i];
     s.fp32_node = q.node;
     s.where = where;

@@ -26,7 +26,8 @@
 //    fake-quantized weights: simulation only; it is reported as such.
 //  - Everything else runs as FP32 nodes of the ordinary engine.
 //
-//  - Weight codes: kSymmetric codes q as they are; kLapqMidRise codes are
+//  - Weight codes: kSymmetric / kSymmetricFull codes q as they are (full range:
+//    -2^(b-1) included, which every kernel accepts); kLapqMidRise codes are
 //    stored as q - 2^(b-1) (b bits, so 8-bit LAPQ fits int8 and 4-bit fits
 //    int4) with weight zero point -0.5: scale*(q - 2^(b-1) + 0.5) equals the
 //    grid's (step/2)*(2q - 2^b + 1) exactly. Bias correction moves that zero

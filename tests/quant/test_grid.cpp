@@ -30,6 +30,7 @@ TEST(Grid, BitWidthOutsideTwoToEightIsInvalidArgument) {
   for (int bits : {-1, 0, 1, 9, 16}) {
     EXPECT_EQ(code_of([&] { make_lapq_weight_grid(1.0f, bits); }), ErrorCode::kInvalidArgument) << bits;
     EXPECT_EQ(code_of([&] { make_symmetric_grid(1.0f, bits); }), ErrorCode::kInvalidArgument) << bits;
+    EXPECT_EQ(code_of([&] { make_symmetric_full_grid(1.0f, bits); }), ErrorCode::kInvalidArgument) << bits;
     EXPECT_EQ(code_of([&] { make_unsigned_grid(1.0f, bits); }), ErrorCode::kInvalidArgument) << bits;
     EXPECT_EQ(code_of([&] { make_asymmetric_grid(-1.0f, 1.0f, bits); }), ErrorCode::kInvalidArgument) << bits;
   }
@@ -112,6 +113,80 @@ TEST(Grid, SymmetricRestrictedRangeHandComputed) {
   EXPECT_EQ(quantize_code(g4, -0.64f), -6);
 }
 
+// Full signed range (PyTorch's qint8 [-128, 127]): step = alpha / 2^(b-1), codes
+// [-2^(b-1), 2^(b-1) - 1], levels -alpha .. alpha - step.
+TEST(Grid, SymmetricFullRangeHandComputed) {
+  for (int bits = 2; bits <= 8; ++bits) {
+    const int half = 1 << (bits - 1);
+    const Grid g = make_symmetric_full_grid(static_cast<float>(half), bits);  // step exactly 1
+    EXPECT_EQ(g.kind, GridKind::kSymmetricFull);
+    EXPECT_EQ(g.step, 1.0f) << bits;
+    EXPECT_EQ(g.lo, -static_cast<float>(half));
+    EXPECT_EQ(g.hi, static_cast<float>(half - 1));
+    EXPECT_EQ(g.alpha(), static_cast<float>(half));  // make_grid(kind, alpha(), bits) rebuilds it
+    const IntParams ip = int_params(g);
+    EXPECT_EQ(ip.code_min, -half);
+    EXPECT_EQ(ip.code_max, half - 1);
+    EXPECT_EQ(ip.zero_point, 0);
+    EXPECT_TRUE(ip.is_signed);
+    EXPECT_EQ(quantize_code(g, 1000.0f), half - 1);
+    EXPECT_EQ(quantize_code(g, -1000.0f), -half);  // the extra level
+    EXPECT_EQ(fake_quantize(g, -1000.0f), -static_cast<float>(half));
+    EXPECT_EQ(quantize_code(g, -static_cast<float>(half) - 0.4f), -half);
+    EXPECT_EQ(quantize_code(g, static_cast<float>(half) - 0.5f), half - 1);  // tie at the top: clamped first
+    EXPECT_EQ(fake_quantize(g, 0.0f), 0.0f);  // zero is a level
+    EXPECT_EQ(quantize_code(g, 0.5f), 0);     // ties to even
+    EXPECT_EQ(quantize_code(g, -0.5f), 0);
+    EXPECT_EQ(quantize_code(g, 1.5f), bits == 2 ? 1 : 2);  // 2-bit: clamped to 1
+    EXPECT_EQ(quantize_code(g, -1.5f), -2);
+    EXPECT_EQ(quantize_code(g, -2.5f), -2);  // a tie (3 bits and up), clamped (2 bits)
+    if (bits >= 3) EXPECT_EQ(quantize_code(g, -3.5f), -4);
+    EXPECT_EQ(produced_levels(g, 2.0f * half).size(), static_cast<size_t>(2 * half)) << bits;
+    EXPECT_EQ(make_grid(GridKind::kSymmetricFull, g.alpha(), bits).step, g.step);
+  }
+  // 8 bits: exactly PyTorch's qint8 range, and any scale is recovered by alpha = 128 * scale.
+  const Grid g8 = make_symmetric_full_grid(1.0f, 8);
+  EXPECT_EQ(int_params(g8).code_min, -128);
+  EXPECT_EQ(int_params(g8).code_max, 127);
+  EXPECT_EQ(g8.step, 1.0f / 128);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> e(-30.f, 5.f);
+  for (int i = 0; i < 1000; ++i) {
+    const float scale = std::ldexp(1.0f + static_cast<float>(i) / 1000.f, static_cast<int>(e(rng)));
+    for (int bits : {4, 8})
+      ASSERT_EQ(int_params(make_symmetric_full_grid(scale * static_cast<float>(1 << (bits - 1)), bits)).scale, scale)
+          << scale;
+  }
+  // 4 bits: -8 .. 7 (the int4 container's full range).
+  const Grid g4 = make_symmetric_full_grid(0.8f, 4);
+  EXPECT_EQ(g4.step, 0.1f);
+  EXPECT_EQ(quantize_code(g4, -0.8f), -8);
+  EXPECT_EQ(quantize_code(g4, 0.8f), 7);
+  EXPECT_EQ(quantize_code(g4, -0.64f), -6);
+  const Grid g4e = make_symmetric_full_grid(1.0f, 4);  // step 1/8: the ties below are exact
+  std::vector<float> x = {-1.0f, -0.9375f, -0.8125f, 0.875f, 2.0f};
+  std::vector<int8_t> c(x.size());
+  const IntParams ip = quantize_s8(g4e, x, c);
+  EXPECT_EQ(c, (std::vector<int8_t>{-8, -8, -6, 7, 7}));  // -7.5 -> -8, -6.5 -> -6 (ties to even)
+  EXPECT_EQ(ip.code_min, -8);
+  EXPECT_EQ(ip.scale, 0.125f);
+}
+
+TEST(Grid, GridKindNamesRoundTrip) {
+  for (GridKind k : {GridKind::kLapqMidRise, GridKind::kSymmetric, GridKind::kUnsigned, GridKind::kAsymmetric,
+                     GridKind::kSymmetricFull}) {
+    GridKind back = GridKind::kUnsigned;
+    ASSERT_TRUE(grid_kind_from_name(grid_kind_name(k), &back)) << grid_kind_name(k);
+    EXPECT_EQ(back, k);
+  }
+  GridKind k;
+  EXPECT_FALSE(grid_kind_from_name("symmetric-restricted", &k));
+  EXPECT_FALSE(grid_kind_from_name("", &k));
+  EXPECT_STREQ(grid_kind_name(GridKind::kSymmetricFull), "symmetric-full");
+  EXPECT_TRUE(is_weight_grid(GridKind::kSymmetricFull));
+  EXPECT_FALSE(is_weight_grid(GridKind::kUnsigned));
+}
+
 TEST(Grid, UnsignedHandComputed) {
   for (int bits = 2; bits <= 8; ++bits) {
     const int qmax = (1 << bits) - 1;
@@ -168,7 +243,8 @@ TEST(Grid, AlphaIsClampedToASmallPositiveMinimum) {
   EXPECT_EQ(clamp_alpha(NAN), kAlphaFloorAbs);
   EXPECT_EQ(clamp_alpha(0.0f, 100.0f), kAlphaFloorRel * 100.0f);
   EXPECT_EQ(clamp_alpha(0.5f, 100.0f), 0.5f);
-  for (GridKind k : {GridKind::kLapqMidRise, GridKind::kSymmetric, GridKind::kUnsigned, GridKind::kAsymmetric}) {
+  for (GridKind k : {GridKind::kLapqMidRise, GridKind::kSymmetric, GridKind::kUnsigned, GridKind::kAsymmetric,
+                     GridKind::kSymmetricFull}) {
     for (float a : {0.0f, -1.0f}) {
       const Grid g = make_grid(k, a, 4);
       EXPECT_GT(g.step, 0.0f) << grid_kind_name(k);
@@ -221,6 +297,7 @@ std::vector<Grid> all_grids() {
     for (float a : {0.37f, 1.0f, 5.3f}) {
       gs.push_back(make_lapq_weight_grid(a, bits));
       gs.push_back(make_symmetric_grid(a, bits));
+      gs.push_back(make_symmetric_full_grid(a, bits));
       gs.push_back(make_unsigned_grid(a, bits));
       gs.push_back(make_asymmetric_grid(-0.3f * a, a, bits));
     }
@@ -315,6 +392,37 @@ TEST(Grid, PerChannelEqualsPerTensorOnEachChannel) {
   }
   std::vector<float> bad(oc * k + 1), bad_out(oc * k + 1);
   EXPECT_EQ(code_of([&] { quantize_dequantize_per_channel(grids, bad, bad_out); }), ErrorCode::kInvalidArgument);
+}
+
+TEST(Grid, PerChannelFullRangeReachesMinus128) {
+  const int oc = 4, k = 50;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> wei(oc * k);
+  for (float& v : wei) v = d(rng);
+  std::vector<Grid> grids;
+  for (int c = 0; c < oc; ++c) {
+    float mx = 0.f;
+    for (int i = 0; i < k; ++i) mx = std::max(mx, std::fabs(wei[c * k + i]));
+    grids.push_back(make_symmetric_full_grid(0.5f * mx, 8));  // clipping: both extremes saturate
+  }
+  std::vector<float> out(wei.size());
+  quantize_dequantize_per_channel(grids, wei, out);
+  std::vector<int8_t> codes(wei.size());
+  const std::vector<IntParams> ips = quantize_s8_per_channel(grids, wei, codes);
+  for (int c = 0; c < oc; ++c) {
+    int lows = 0, highs = 0;
+    for (int i = 0; i < k; ++i) {
+      const size_t j = static_cast<size_t>(c * k + i);
+      ASSERT_EQ(codes[j], quantize_code(grids[c], wei[j]));
+      ASSERT_TRUE(same_bits(static_cast<float>(codes[j]) * ips[c].scale + 0.0f, out[j] + 0.0f));
+      lows += codes[j] == -128;
+      highs += codes[j] == 127;
+    }
+    EXPECT_GT(lows, 0) << c;
+    EXPECT_GT(highs, 0) << c;
+    EXPECT_EQ(ips[c].code_min, -128);
+  }
 }
 
 TEST(Grid, BiasCorrectionHandComputed) {
