@@ -138,17 +138,69 @@ void PackedConv::run(const uint8_t* src, int N, int H, int W, float* dst, const 
   run_impl(src, N, H, W, dst, ep);
 }
 
-void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep) const {
+void PackedConv::run(const uint8_t* src, int N, int H, int W, uint8_t* dst, const DequantF32& conv,
+                     const ResidualAddU8& add) const {
+  LAPQ_CHECK(conv.scale != nullptr, ErrorCode::kInvalidArgument, "DequantF32.scale is missing (", p_.str(), ")");
+  LAPQ_CHECK(add.residual != nullptr, ErrorCode::kInvalidArgument, "ResidualAddU8.residual is missing (", p_.str(),
+             ")");
+  LAPQ_CHECK(add.scale > 0.f && add.zero_point >= 0 && add.zero_point <= 255 && add.qmin >= 0 &&
+                 add.qmin <= add.qmax && add.qmax <= 255,
+             ErrorCode::kInvalidArgument, "bad residual add output quantization: scale=", add.scale,
+             " zero_point=", add.zero_point, " qmin=", add.qmin, " qmax=", add.qmax, " (", p_.str(), ")");
+  LAPQ_CHECK(!add.residual_u8 || (add.residual_scale > 0.f && add.residual_zero_point >= 0 &&
+                                  add.residual_zero_point <= 255),
+             ErrorCode::kInvalidArgument, "bad residual quantization: scale=", add.residual_scale,
+             " zero_point=", add.residual_zero_point, " (", p_.str(), ")");
+  GemmEpilogue ep;
+  ep.scale = conv.scale;
+  ep.bias = conv.bias;
+  ep.f32_out = true;
+  ResidualStore rs;
+  rs.k = &elementwise_kernels(isa_);
+  rs.residual.data = add.residual;
+  rs.residual.u8 = add.residual_u8;
+  rs.residual.scale = add.residual_scale;
+  rs.residual.zp = add.residual_zero_point;
+  rs.out.scale = add.scale;  // the QAdd's QuantizeOut: division (inv_scale stays 0)
+  rs.out.lo = static_cast<float>(add.qmin - add.zero_point);
+  rs.out.hi = static_cast<float>(add.qmax - add.zero_point);
+  rs.out.zp = add.zero_point;
+  rs.conv_first = add.conv_first;
+  rs.ld = p_.OC;
+  rs.dst = dst;
+  run_impl(src, N, H, W, dst, ep, &rs);
+}
+
+void PackedConv::run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep,
+                          const ResidualStore* res) const {
   LAPQ_CHECK(src && dst, ErrorCode::kInvalidArgument, "null src/dst (", p_.str(), ")");
   LAPQ_CHECK(N > 0 && H > 0 && W > 0 && p_.out_h(H) > 0 && p_.out_w(W) > 0, ErrorCode::kShapeMismatch,
              "input N=", N, " H=", H, " W=", W, " gives an empty output (", p_.str(), ")");
   ep.wei_zp = wei_zp_.empty() ? nullptr : wei_zp_.data();
   if (depthwise_)
-    run_dw(src, N, H, W, dst, ep);
+    run_dw(src, N, H, W, dst, ep, res);
   else if (column_window_)
-    run_columns(src, N, H, W, dst, ep);
+    run_columns(src, N, H, W, dst, ep, res);
   else
-    run_gemm(src, N, H, W, dst, ep);
+    run_gemm(src, N, H, W, dst, ep, res);
+}
+
+void ResidualStore::store(const float* tile, int64_t m, int64_t oc0, int64_t rows, int64_t nc) const {
+  const size_t esz = residual.u8 ? 1 : 4;
+  QAddOperand y, r = residual;  // y: the conv's f32 values
+  const auto run = [&](const float* t, int64_t off, int64_t n) {
+    y.data = t;
+    r.data = static_cast<const uint8_t*>(residual.data) + size_t(off) * esz;
+    if (conv_first)
+      k->qadd(y, r, dst + off, size_t(n), out);
+    else
+      k->qadd(r, y, dst + off, size_t(n), out);
+  };
+  if (nc == ld) {  // whole pixels: one contiguous run
+    run(tile, m * ld, rows * nc);
+    return;
+  }
+  for (int64_t i = 0; i < rows; ++i) run(tile + i * nc, (m + i) * ld + oc0, nc);
 }
 
 Scratch& thread_scratch() {

@@ -3,6 +3,7 @@
 //   PackedConv conv(params, weights);          // once per layer: checks + packs
 //   conv.run(src, N, H, W, dst_u8, RequantU8{scale, bias, zp, qmin, qmax});
 //   conv.run(src, N, H, W, dst_f32, DequantF32{scale, bias});
+//   conv.run(src, N, H, W, dst_u8, DequantF32{scale, bias}, ResidualAddU8{...});  // + residual add
 //
 // Tensors are channels-last: src (N, H, W, IC) u8, dst (N, OH, OW, OC) u8 or f32,
 // weights (OC, KH, KW, IC/groups) int8. A fully connected layer is a 1x1
@@ -39,6 +40,7 @@ namespace lapq {
 
 struct RowSumKernels;  // kernels/rowsum.h
 struct Scratch;  // per-thread buffers of the drivers (kernels/conv_scratch.h)
+struct ResidualStore;  // the fused residual add's tile store (kernels/conv_scratch.h)
 
 struct ConvParams {
   int IC = 0, OC = 0, KH = 1, KW = 1;
@@ -79,6 +81,27 @@ struct DequantF32 {
   const float* bias = nullptr;   // (OC) real units, or nullptr
 };
 
+// A residual add fused into the convolution (a lowered lapq.QConv with f32 output
+// whose only reader is a lapq.QAdd, quant/qops/qops.h):
+//   dst = qadd(y, residual)   (kernels/elementwise.h; operands in that order, or
+//                              swapped when !conv_first)
+// where y is the DequantF32 output. qadd(a, b) = quantize(x_a + x_b), x = (q - zp) *
+// scale for u8 codes, the value for f32, quantize(v) = clamp(rne(v / scale) + zp,
+// qmin, qmax) with a true division. Each output tile's y goes from the kernel to a
+// small per-thread f32 buffer and through the elementwise kernels' qadd while in L1,
+// so dst equals run(dst_f32, DequantF32) followed by qadd over the whole tensor bit
+// for bit, for any thread count and ISA; the f32 output never reaches memory.
+struct ResidualAddU8 {
+  const void* residual = nullptr;  // (N, OH, OW, OC) channels-last like dst: u8 codes or f32
+  bool residual_u8 = true;
+  float residual_scale = 1.f;      // u8 residual: x = (q - residual_zero_point) * residual_scale
+  int32_t residual_zero_point = 0;
+  bool conv_first = true;          // y is qadd's first operand (the Add's input order)
+  float scale = 1.f;               // output grid (> 0)
+  int32_t zero_point = 0;          // [0, 255]
+  int32_t qmin = 0, qmax = 255;    // fused ReLU / ReLU6 / clip: 0 <= qmin <= qmax <= 255
+};
+
 class PackedConv {
  public:
   // Checks the parameters and packs the weights for `isa` (default: the active
@@ -88,6 +111,8 @@ class PackedConv {
 
   void run(const uint8_t* src, int N, int H, int W, uint8_t* dst, const RequantU8& out) const;
   void run(const uint8_t* src, int N, int H, int W, float* dst, const DequantF32& out) const;
+  void run(const uint8_t* src, int N, int H, int W, uint8_t* dst, const DequantF32& conv,
+           const ResidualAddU8& add) const;
 
   const ConvParams& params() const { return p_; }
   Isa isa() const { return isa_; }
@@ -101,10 +126,15 @@ class PackedConv {
   std::vector<int8_t> unpack(std::vector<int32_t>* bias) const;
 
  private:
-  void run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep) const;
-  void run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
-  void run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
-  void run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const;
+  // res: the fused residual add (dst is then its u8 output and ep an f32 epilogue), or nullptr.
+  void run_impl(const uint8_t* src, int N, int H, int W, void* dst, GemmEpilogue ep,
+                const ResidualStore* res = nullptr) const;
+  void run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+                const ResidualStore* res) const;
+  void run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+              const ResidualStore* res) const;
+  void run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+                   const ResidualStore* res) const;
   const uint8_t* unpack_panel(const GemmConfig& cfg, Scratch& s, const uint8_t* w, size_t nblocks,
                               size_t* block_bytes) const;
 

@@ -56,7 +56,8 @@ void build_columns(const uint8_t* const* rows, int KH, int IC, int W, int pad_le
 
 }  // namespace
 
-void PackedConv::run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+void PackedConv::run_columns(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+                             const ResidualStore* res) const {
   const GemmConfig& cfg = *gemm_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
   const size_t esz_d = ep.f32_out ? 4 : 1;
@@ -83,6 +84,7 @@ void PackedConv::run_columns(const uint8_t* src, int N, int H, int W, void* dst,
     if (s.tile.size() < col_bytes + za_row_bytes) s.tile.resize(col_bytes + za_row_bytes);
     if (s.ptrs.size() < size_t(KH)) s.ptrs.resize(KH);
     if (need_rowsum && s.rowsum.size() < size_t(OW)) s.rowsum.resize(OW);
+    float* out_tile = res ? ResidualStore::tile(s, size_t(mr) * cfg.nr) : nullptr;  // fused residual add
     uint8_t* col = s.tile.data();
     uint8_t* za_row = col + col_bytes;
     bool za_row_ready = false;
@@ -115,8 +117,10 @@ void PackedConv::run_columns(const uint8_t* src, int N, int H, int W, void* dst,
       }
       for (int64_t r = 0; r < OW; r += mr) {
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
-        uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
-        ukernel(std::min<int64_t>(mr, OW - r), nc, kp_, col + size_t(r) * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
+        const int64_t rows = std::min<int64_t>(mr, OW - r);
+        void* d = res ? static_cast<void*>(out_tile) : static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        ukernel(rows, nc, kp_, col + size_t(r) * a_stride, a_stride, wblk, bb, d, res ? size_t(nc) : size_t(p_.OC), &e);
+        if (res) res->store(out_tile, m0 + r, oc0, rows, nc);
       }
     }
   }

@@ -12,7 +12,8 @@
 
 namespace lapq {
 
-void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+                        const ResidualStore* res) const {
   const DwConfig& cfg = *dw_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
   const size_t taps = size_t(p_.KH) * p_.KW;
@@ -28,7 +29,11 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
     // call): all rows with one thread, about four groups per thread otherwise. Every
     // output comes from the same integer arithmetic whatever the grouping, so the
     // result does not depend on the thread count.
-    const int64_t per = threads > 1 ? std::max<int64_t>(1, rows / (int64_t{threads} * 4)) : rows;
+    int64_t per = threads > 1 ? std::max<int64_t>(1, rows / (int64_t{threads} * 4)) : rows;
+    // Fused residual add: the group's f32 rows go through a per-thread buffer of
+    // about 32 KB (at least one row), so fewer rows per call.
+    constexpr int64_t kFusedTileFloats = 8192;
+    if (res) per = std::min(per, std::max<int64_t>(1, kFusedTileFloats / (int64_t{OW} * p_.OC)));
     const int64_t items = (rows + per - 1) / per;
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1 && items > 1)
     for (int64_t it = 0; it < items; ++it) {
@@ -47,9 +52,11 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
       const size_t xbytes = dw_row_scratch_bytes(OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w);
       if (s.tile.size() < xbytes + 64) s.tile.resize(xbytes + 64);
       uint8_t* x = s.tile.data() + (64 - reinterpret_cast<uintptr_t>(s.tile.data()) % 64) % 64;
-      uint8_t* d = static_cast<uint8_t*>(dst) + r0 * OW * p_.OC * esz_d;
+      float* out_tile = res ? ResidualStore::tile(s, size_t(nr) * OW * p_.OC) : nullptr;
+      void* d = res ? static_cast<void*>(out_tile) : static_cast<uint8_t*>(dst) + r0 * OW * p_.OC * esz_d;
       cfg.row_ukernel(p_.OC, OW, p_.KH, p_.KW, p_.stride_w, p_.dilation_w, size_t(nr), win, W, p_.pad_left, zero, wpk,
                       za_, x, d, size_t(OW) * p_.OC, p_.OC, &ep);
+      if (res) res->store(out_tile, r0 * OW, 0, nr * OW, p_.OC);
     }
     return;
   }
@@ -64,7 +71,8 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
       const int64_t ih = oh * p_.stride_h - p_.pad_top + kh * p_.dilation_h;
       in_rows[kh] = (ih < 0 || ih >= H) ? nullptr : src + (n * H + ih) * int64_t{W} * p_.IC;
     }
-    uint8_t* d = static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
+    float* out_tile = res ? ResidualStore::tile(s, size_t(OW) * p_.OC) : nullptr;  // fused residual add
+    void* d = res ? static_cast<void*>(out_tile) : static_cast<uint8_t*>(dst) + row * OW * p_.OC * esz_d;
     if (s.ptrs.size() < size_t(OW) * taps) s.ptrs.resize(size_t(OW) * taps);
     const uint8_t** ptrs = s.ptrs.data();  // (OW, taps) input pixels
     for (int ow = 0; ow < OW; ++ow) {
@@ -77,6 +85,7 @@ void PackedConv::run_dw(const uint8_t* src, int N, int H, int W, void* dst, cons
       }
     }
     cfg.ukernel(p_.OC, OW, taps, ptrs, wpk, za_, d, p_.OC, &ep);
+    if (res) res->store(out_tile, row * OW, 0, OW, p_.OC);
   }
 }
 

@@ -52,7 +52,8 @@ WorkSplit balanced_split(int64_t M, int64_t mr, int64_t mc_max, int64_t groups, 
 
 }  // namespace
 
-void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep) const {
+void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, const GemmEpilogue& ep,
+                          const ResidualStore* res) const {
   const GemmConfig& cfg = *gemm_;
   const int OH = p_.out_h(H), OW = p_.out_w(W);
   const int64_t M = int64_t{N} * OH * OW;
@@ -99,6 +100,8 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
     const int64_t m0 = mi * mc, mcount = std::min(mc, M - m0);
     const int64_t nc0 = split * nchunks / nsplit, nc1 = (split + 1) * nchunks / nsplit;  // nr-chunk range
     Scratch& s = thread_scratch();
+    // Fused residual add: each kernel call's f32 tile (<= mr x nr) goes here first.
+    float* out_tile = res ? ResidualStore::tile(s, size_t(cfg.mr) * cfg.nr) : nullptr;
     const uint8_t* a = nullptr;
     size_t a_stride = 0;
     if (indirect) {
@@ -279,13 +282,15 @@ void PackedConv::run_gemm(const uint8_t* src, int N, int H, int W, void* dst, co
         next_w += e.prefetch_bytes;
         next_bytes -= e.prefetch_bytes;
         e.rowsum = need_rowsum ? s.rowsum.data() + r : nullptr;
-        uint8_t* d = static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        void* d = res ? static_cast<void*>(out_tile) : static_cast<uint8_t*>(dst) + ((m0 + r) * p_.OC + oc0) * esz_d;
+        const size_t ld = res ? size_t(nc) : size_t(p_.OC);
         if (indirect)
-          igemm(rows, nc, taps, seg, s.ptrs.data() + r * taps, wblk, bb, d, p_.OC, &e);
+          igemm(rows, nc, taps, seg, s.ptrs.data() + r * taps, wblk, bb, d, ld, &e);
         else if (direct_rows && rows > 1)  // (one row: the ukernel's 4-chain FC path)
-          igemm(rows, nc, 1, kp_, s.ptrs.data() + r, wblk, bb, d, p_.OC, &e);
+          igemm(rows, nc, 1, kp_, s.ptrs.data() + r, wblk, bb, d, ld, &e);
         else
-          ukernel(rows, nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, p_.OC, &e);
+          ukernel(rows, nc, kp_, a + r * a_stride, a_stride, wblk, bb, d, ld, &e);
+        if (res) res->store(out_tile, m0 + r, oc0, rows, nc);
         r += rows;
       }
     }
