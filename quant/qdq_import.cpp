@@ -280,7 +280,18 @@ class Importer {
       LAPQ_CHECK(q.zp_type == DType::kU8 || q.zp_type == DType::kI8, ErrorCode::kInvalidModel, file_, ": ",
                  label(qn), ": zero point of type ", dtype_name(q.zp_type), " (QuantizeLinear takes uint8 or int8)");
       const std::string where = file_ + ": " + label(qn) + " quantizing '" + qn.input(0) + "'";
-      return fold_weight(i, quantize(*w, q, where), qn.input(0));
+      Tensor codes = quantize(*w, q, where);
+      if (code_clip_node >= 0) {  // Q -> Clip(codes) -> DQ of a weight: the clipped codes
+        for (int64_t k = 0; k < codes.numel(); ++k) {
+          const int64_t v = std::min(std::max(int_at(codes, k), code_lo), code_hi);  // ONNX Clip: min(max(x, lo), hi)
+          if (codes.dtype() == DType::kI8)
+            codes.data<int8_t>()[k] = static_cast<int8_t>(std::clamp<int64_t>(v, -128, 127));
+          else
+            codes.data<uint8_t>()[k] = static_cast<uint8_t>(std::clamp<int64_t>(v, 0, 255));
+        }
+        dead_[code_clip_node] = true;
+      }
+      return fold_weight(i, codes, qn.input(0));
     }
     // An activation pair: the same per-tensor grid on both sides.
     const QParams qq = read_qparams(qn, -1, {}, DType::kU8);
@@ -401,7 +412,10 @@ class Importer {
   // the closest one when no float alpha gives it (possible for foreign scales).
   static float find_alpha(GridKind kind, int bits, float scale, bool* exact) {
     const int n = 1 << bits;
-    const float mult = kind == GridKind::kSymmetric ? static_cast<float>((n >> 1) - 1) : static_cast<float>(n - 1);
+    // alpha / scale per kind (grid.h); kSymmetricFull's 2^(b-1) makes a0 exact.
+    const float mult = kind == GridKind::kSymmetric       ? static_cast<float>((n >> 1) - 1)
+                       : kind == GridKind::kSymmetricFull ? static_cast<float>(n >> 1)
+                                                          : static_cast<float>(n - 1);
     const float a0 = scale * mult;
     float best = a0, best_err = std::numeric_limits<float>::infinity();
     float up = a0, down = a0;
@@ -471,14 +485,19 @@ class Importer {
       LAPQ_CHECK(w.q.axis < 0 || w.q.axis == expect_axis, ErrorCode::kUnsupported, file_, ": ", w.where,
                  ": per-axis weight scale on axis ", w.q.axis, ", but the output channels of ", where, " are axis ",
                  expect_axis);
-      if (std::any_of(w.q.zp.begin(), w.q.zp.end(), [](int32_t z) { return z != 0; })) {
+      // uint8 weights with zero point 128 everywhere are int8 codes shifted by 128: the same levels.
+      const bool u8_centered = w.codes.dtype() == DType::kU8 && !w.q.zp.empty() &&
+                               std::all_of(w.q.zp.begin(), w.q.zp.end(), [](int32_t z) { return z == 128; });
+      const int64_t code_shift = u8_centered ? 128 : 0;
+      if (!u8_centered && std::any_of(w.q.zp.begin(), w.q.zp.end(), [](int32_t z) { return z != 0; })) {
         summary_ << where << ": FP32 (weight zero point != 0: not a lapq weight grid)\n";
         continue;
       }
+      const bool s8_codes = w.codes.dtype() == DType::kI8 || u8_centered;
       int64_t cmin = 0, cmax = 0;
       bool all_odd = true;
       for (int64_t i = 0; i < w.codes.numel(); ++i) {
-        const int64_t v = int_at(w.codes, i);
+        const int64_t v = int_at(w.codes, i) - code_shift;
         cmin = std::min(cmin, v);
         cmax = std::max(cmax, v);
         all_odd = all_odd && (v & 1);
@@ -491,30 +510,47 @@ class Importer {
       if (hint != hints_.end()) {
         const std::string& h = hint->second;
         const size_t colon = h.find(':');
-        const std::string grid = h.substr(0, colon);
-        wq.grid = grid == grid_kind_name(GridKind::kLapqMidRise) ? GridKind::kLapqMidRise : GridKind::kSymmetric;
-        LAPQ_CHECK(colon != std::string::npos && (wq.grid == GridKind::kLapqMidRise || grid == "symmetric"),
-                   ErrorCode::kInvalidModel, file_, ": weight grid hint '", h, "' for '", w.codes_name, "'");
+        const bool known = colon != std::string::npos &&
+                           grid_kind_from_name(std::string_view(h).substr(0, colon), &wq.grid) &&
+                           is_weight_grid(wq.grid);
+        LAPQ_CHECK(known, ErrorCode::kInvalidModel, file_, ": weight grid hint '", h, "' for '", w.codes_name, "'");
         wq.bits = std::atoi(h.c_str() + colon + 1);
         LAPQ_CHECK(wq.bits >= kMinBits && wq.bits <= kMaxBits, ErrorCode::kInvalidModel, file_, ": weight grid hint '",
                    h, "' for '", w.codes_name, "'");
-        const int64_t lim = wq.grid == GridKind::kLapqMidRise ? (1 << wq.bits) - 1 : (1 << (wq.bits - 1)) - 1;
-        LAPQ_CHECK(cmin >= -lim && cmax <= lim && (wq.grid != GridKind::kLapqMidRise || all_odd),
+        const IntParams ip = int_params(make_grid(wq.grid, 1.0f, wq.bits));
+        LAPQ_CHECK(cmin >= ip.code_min && cmax <= ip.code_max && (wq.grid != GridKind::kLapqMidRise || all_odd),
                    ErrorCode::kInvalidModel, file_, ": the codes of '", w.codes_name, "' (", cmin, "..", cmax,
                    all_odd ? "" : ", not all odd", ") are not on the ", h, " grid the file names");
-      } else if (w.codes.dtype() == DType::kI8 && cmin >= -127) {
-        wq.grid = GridKind::kSymmetric;
+      } else if (s8_codes) {
+        // [-127, 127]: the restricted symmetric grid (lapq's default), unless a scale has no
+        // exact restricted-grid alpha; code -128 (PyTorch's qint8 range): the full-range grid.
+        wq.grid = cmin >= -127 ? GridKind::kSymmetric : GridKind::kSymmetricFull;
         wq.bits = 8;
       } else {
         summary_ << where << ": FP32 (" << dtype_name(w.codes.dtype()) << " codes " << cmin << ".." << cmax
-                 << " are not on lapq's symmetric int8 grid)\n";
+                 << " without a lapq grid hint are not on a lapq int8 weight grid)\n";
         continue;
       }
-      int inexact = 0;
-      for (float s : w.q.scale) {
-        bool exact = false;
-        wq.alpha.push_back(find_alpha(wq.grid, wq.bits, s, &exact));
-        inexact += !exact;
+      auto fit_alphas = [&](GridKind kind) {
+        wq.alpha.clear();
+        int inexact = 0;
+        for (float s : w.q.scale) {
+          bool exact = false;
+          wq.alpha.push_back(find_alpha(kind, wq.bits, s, &exact));
+          inexact += !exact;
+        }
+        return inexact;
+      };
+      int inexact = fit_alphas(wq.grid);
+      if (inexact && hint == hints_.end() && wq.grid == GridKind::kSymmetric) {
+        // The same codes on the full-range grid, whose alpha = 128 * scale is exact.
+        const int full_inexact = fit_alphas(GridKind::kSymmetricFull);
+        if (full_inexact < inexact) {
+          wq.grid = GridKind::kSymmetricFull;
+          inexact = full_inexact;
+        } else {
+          fit_alphas(wq.grid);
+        }
       }
       summary_ << where << ": W" << wq.bits << " " << grid_kind_name(wq.grid) << (wq.per_channel ? " per-channel" : "")
                << (inexact ? " (" + std::to_string(inexact) + " scale(s) rounded to the nearest lapq grid)" : "")
@@ -524,12 +560,35 @@ class Importer {
     std::vector<std::pair<int, std::string>> order;
     for (const auto& [name, a] : acts_) order.push_back({a.order, name});
     std::sort(order.begin(), order.end());
+    const std::vector<std::vector<int>> readers = g.consumers();
+    std::vector<bool> is_output(g.values.size(), false);
+    for (int o : g.outputs) is_output[o] = true;
+    std::set<int> quantized_values;  // value ids of the file's activation grids
+    for (const auto& [pos, name] : order) {
+      int v = g.find_value(name);
+      if (v < 0 && output_alias_.count(name)) v = g.find_value(output_alias_[name]);
+      if (v >= 0) quantized_values.insert(v);
+    }
     for (const auto& [pos, name] : order) {
       const ActInfo& a = acts_[name];
       int v = g.find_value(name);
       if (v < 0 && output_alias_.count(name)) v = g.find_value(output_alias_[name]);
       LAPQ_CHECK(v >= 0, ErrorCode::kUnsupported, file_, ": ", a.where, " quantizes '", name,
                  "', which the optimized graph no longer has");
+      // PyTorch quantizes a pooled [N, C, 1, 1] before its Flatten; lapq lowers a Gemm on
+      // integers only when its own input is quantized. Flatten moves no value, so
+      // Q(Flatten(x)) == Flatten(Q(x)): the grid moves to the Flatten output (exact).
+      const std::string moved_from = g.values[v].name;
+      for (int hops = 0; hops < 4; ++hops) {
+        const std::vector<int>& rd = readers[v];
+        if (rd.size() != 1 || is_output[v] || g.nodes[rd[0]].op != "Flatten" ||
+            g.nodes[rd[0]].activation.kind != FusedActivation::Kind::kNone || g.nodes[rd[0]].outputs.size() != 1)
+          break;
+        const int f = g.nodes[rd[0]].outputs[0];
+        if (quantized_values.count(f)) break;
+        v = f;
+      }
+      quantized_values.insert(v);
       ActQuant q;
       q.value = v;
       q.value_name = g.values[v].name;
@@ -543,7 +602,9 @@ class Importer {
         find_range(a.bits, a.scale, a.zp, &q.lo, &q.alpha, &exact);
       }
       summary_ << "value '" << name << "': A" << a.bits << " " << grid_kind_name(q.grid)
-               << (exact ? "" : " (scale rounded to the nearest lapq grid)") << "\n";
+               << (exact ? "" : " (scale rounded to the nearest lapq grid)")
+               << (q.value_name != moved_from ? " (on the Flatten output '" + q.value_name + "': the same codes)" : "")
+               << "\n";
       c.acts.push_back(q);
     }
     // Config order: weights by node, activations by producer.

@@ -47,10 +47,14 @@ void add_section(std::string& payload, const char tag[4], const std::string& byt
 }
 
 const char* grid_key(GridKind g) { return grid_kind_name(g); }
-GridKind grid_from(const std::string& s, const std::string& file) {
-  for (GridKind g : {GridKind::kLapqMidRise, GridKind::kSymmetric, GridKind::kUnsigned, GridKind::kAsymmetric})
-    if (s == grid_kind_name(g)) return g;
-  throw Error(ErrorCode::kInvalidModel, file + ": unknown grid '" + s + "'");
+// `version`: the file's format version (kSymmetricFull needs 2).
+GridKind grid_from(const std::string& s, uint32_t version, const std::string& file) {
+  GridKind g;
+  if (!grid_kind_from_name(s, &g)) throw Error(ErrorCode::kInvalidModel, file + ": unknown grid '" + s + "'");
+  if (g == GridKind::kSymmetricFull && version < 2)
+    throw Error(ErrorCode::kInvalidModel, file + ": grid '" + s + "' in a format version " + std::to_string(version) +
+                                              " file (it needs version 2)");
+  return g;
 }
 
 json config_json(const QuantConfig& c) {
@@ -69,7 +73,7 @@ json config_json(const QuantConfig& c) {
   return j;
 }
 
-QuantConfig config_from(const json& j, const std::string& file) {
+QuantConfig config_from(const json& j, uint32_t version, const std::string& file) {
   QuantConfig c;
   c.preset = j.at("preset").get<std::string>();
   c.batchnorm_folded = j.at("batchnorm_folded").get<bool>();
@@ -78,7 +82,7 @@ QuantConfig config_from(const json& j, const std::string& file) {
     q.node = w.at("node").get<int>();
     q.node_name = w.at("name").get<std::string>();
     q.bits = w.at("bits").get<int>();
-    q.grid = grid_from(w.at("grid").get<std::string>(), file);
+    q.grid = grid_from(w.at("grid").get<std::string>(), version, file);
     q.per_channel = w.at("per_channel").get<bool>();
     q.alpha = w.at("alpha").get<std::vector<float>>();
     q.bias_correction = w.at("bias_correction").get<bool>();
@@ -89,7 +93,7 @@ QuantConfig config_from(const json& j, const std::string& file) {
     q.value = a.at("value").get<int>();
     q.value_name = a.at("name").get<std::string>();
     q.bits = a.at("bits").get<int>();
-    q.grid = grid_from(a.at("grid").get<std::string>(), file);
+    q.grid = grid_from(a.at("grid").get<std::string>(), version, file);
     q.alpha = a.at("alpha").get<float>();
     q.lo = a.at("lo").get<float>();
     c.acts.push_back(std::move(q));
@@ -127,6 +131,12 @@ PreprocessConfig preprocess_from(const json& j, const std::string& file) {
   return p;
 }
 }  // namespace
+
+uint32_t qmodel_version_for(const QuantConfig& config) {
+  for (const WeightQuant& w : config.weights)
+    if (w.grid == GridKind::kSymmetricFull) return 2;
+  return 1;
+}
 
 bool is_quantized_model_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -167,7 +177,7 @@ void save_quantized_model(const std::string& path, const QuantizedModelFile& f, 
   add_section(payload, "WCOD", std::string(reinterpret_cast<const char*>(codes.data()), codes.size() * 2));
   add_section(payload, "RPRT", f.report);
   std::string file(kQModelMagic, 8);
-  put<uint32_t>(file, kQModelVersion);
+  put<uint32_t>(file, qmodel_version_for(f.config));
   put<uint32_t>(file, 4);
   put<uint64_t>(file, payload.size());
   put<uint64_t>(file, fnv1a64(payload.data(), payload.size()));
@@ -189,9 +199,9 @@ QuantizedModelFile read_quantized_model(const std::string& path) {
   if (s.size() < 8 || std::memcmp(s.data(), kQModelMagic, 8) != 0) throw bad("not a lapq quantized model (wrong magic)");
   if (s.size() < kHeaderBytes) throw bad("truncated header");
   const uint32_t version = get<uint32_t>(s, 8);
-  if (version != kQModelVersion)
+  if (version < kQModelMinVersion || version > kQModelVersion)
     throw bad("unsupported format version " + std::to_string(version) + " (this build reads " +
-              std::to_string(kQModelVersion) + ")");
+              std::to_string(kQModelMinVersion) + ".." + std::to_string(kQModelVersion) + ")");
   const uint32_t nsec = get<uint32_t>(s, 12);
   const uint64_t size = get<uint64_t>(s, 16), sum = get<uint64_t>(s, 24);
   if (s.size() - kHeaderBytes < size) throw bad("truncated (payload of " + std::to_string(size) + " bytes, file has " +
@@ -224,7 +234,7 @@ QuantizedModelFile read_quantized_model(const std::string& path) {
     f.passes.eliminate_dead = p.at("eliminate_dead").get<bool>();
     f.preprocess = preprocess_from(meta.at("preprocess"), path);
     f.labels = meta.at("labels").get<std::vector<std::string>>();
-    f.config = config_from(meta.at("config"), path);
+    f.config = config_from(meta.at("config"), version, path);
   } catch (const json::exception& e) {
     throw bad(std::string("malformed metadata: ") + e.what());
   }

@@ -16,7 +16,14 @@
 namespace lapq::quant {
 
 inline constexpr char kQModelMagic[8] = {'L', 'A', 'P', 'Q', 'Q', 'M', 'D', 'L'};
-inline constexpr uint32_t kQModelVersion = 1;
+// Format versions: 1 (the original), 2 (adds the weight grid "symmetric-full").
+// A file is written with the lowest version that can hold its config (2 only when a
+// layer uses kSymmetricFull), so older builds keep reading everything they can run;
+// this build reads both.
+inline constexpr uint32_t kQModelVersion = 2;
+inline constexpr uint32_t kQModelMinVersion = 1;
+// The version save_quantized_model writes for `config`.
+uint32_t qmodel_version_for(const QuantConfig& config);
 
 // FNV-1a, 64 bit (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
 uint64_t fnv1a64(const void* data, size_t size);

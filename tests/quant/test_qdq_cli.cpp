@@ -43,6 +43,25 @@ TEST(QdqCli, ExportImportReexport) {
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
+// A PyTorch export whose int8 weights use code -128 (tools/make_pytorch_qdq_fixture.py):
+// every layer on the full-range grid, none in FP32; export of the .lapq keeps the grid.
+TEST(QdqCli, ImportPyTorchFullRangeWeights) {
+  TempDir tmp;
+  const std::string src = std::string(LAPQ_SOURCE_DIR) + "/tests/quant/data/pytorch_qdq_fullrange.onnx";
+  const std::string lq = tmp.str("pt.lapq"), again = tmp.str("again.onnx");
+  RunResult r = run_command(lapq_bin() + " import --format onnx-qdq " + src + " " + lq);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Conv '/Conv': W8 symmetric-full per-channel"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Gemm '/Gemm': W8 symmetric-full"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("FP32"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("4 quantized weights, 6 quantized activations"), std::string::npos) << r.output;
+  r = run_command(lapq_bin() + " export --format onnx-qdq " + lq + " " + again);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_command(lapq_bin() + " import --format onnx-qdq " + again + " " + tmp.str("again.lapq"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Conv '/Conv_2': W8 symmetric-full per-channel"), std::string::npos) << r.output;
+}
+
 TEST(QdqCli, UserErrors) {
   TempDir tmp;
   RunResult r = run_command(lapq_bin() + " import --format onnx-qdq " + default_model() + " " + tmp.str("x.lapq"));

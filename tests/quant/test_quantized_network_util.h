@@ -161,7 +161,7 @@ struct Variant {
   std::string str() const {
     return "W" + std::to_string(wbits) + "A" + std::to_string(abits) + (per_channel ? "_pc" : "_pt") +
            (bias_correction ? "_bc" : "") + (fold_bn ? "_folded" : "_unfolded") +
-           (wgrid == GridKind::kSymmetric ? "_sym" : "_midrise") + (quantize_input ? "" : "_paper");
+           "_" + grid_kind_name(wgrid) + (quantize_input ? "" : "_paper");
   }
 };
 
