@@ -130,6 +130,10 @@ void u8s4_gemm_6x64c8__avx512vnni(size_t, size_t, size_t, const void*, size_t, c
 void u8s8_igemm_1to6x64c4__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_igemm_6x64c8__avx512vnni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
 void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out);
+// The same three with GFNI nibble unpacking (avx512vnni hosts with GFNI; see gemm_config()).
+void u8s4_gemm_6x64c8__avx512vnni_gfni(size_t, size_t, size_t, const void*, size_t, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_igemm_6x64c8__avx512vnni_gfni(size_t, size_t, size_t, size_t, const uint8_t* const*, const void*, size_t, void*, size_t, const GemmEpilogue*);
+void u8s4_unpack_panel__avx512vnni_gfni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out);
 // Rows per call of the int4 VNNI kernels (GemmConfig::mr): a 7x7 layer at batch 1
 // (49 rows) is one call, which unpacks each K chunk of nibbles once for all rows.
 // A multiple of 6, so tall tiles on unpacked panels split into whole 6-row tiles.

@@ -10,18 +10,39 @@
 // Calls: GemmConfig::mr = kU8s4MaxRows (60). One row takes the FC path (tile_m1);
 // 2..6 rows the register tile above; 7..60 rows (7x7 layers at batch 1, small
 // batches; direct and indirect alike) unpack each nibble once per call for all
-// rows: K <= 8192 (<= 12 direct rows: K <= 1024; rows_panel): the first row
+// rows: K <= 8192 (9..12 direct rows: K <= 1024; rows_panel): the first row
 // group's register tile also writes plain int8 weights to a panel, the other
 // groups run the int8 igemm u8s8_igemm_1to6x64c4 on it; otherwise (rows_chunked)
 // K chunks unpacked to L1, partial sums in an L1 buffer between chunks.
+// Direct calls of 7..8 rows (FC at batch 8) run an 8-row register tile instead.
+// GFNI variant (kernels/x86/u8s4_gemm_6x64c8__avx512vnni_gfni.cpp: this file
+// again with LAPQ_U8S4_GFNI, built with -mgfni, exported names suffixed _gfni;
+// gemm_config() picks it on hosts with GFNI): nibbles become plain int8 in one
+// vgf2p8affineqb per half (a bit-matrix copy + sign extension) instead of
+// and/shift/vpshufb (2-3 ops), in the panel-writing tile, the panel unpack and
+// the 8-row tile.
 #include <immintrin.h>
 
 #include "kernels/gemm.h"
+
+#ifdef LAPQ_U8S4_GFNI
+#define LAPQ_U8S4_EXPORT(name) name##_gfni
+#else
+#define LAPQ_U8S4_EXPORT(name) name
+#endif
 
 namespace lapq {
 namespace {
 
 #include "kernels/x86/avx512_epilogue.inc"
+
+#ifdef LAPQ_U8S4_GFNI
+// vgf2p8affineqb matrices (per qword; byte 7 - i selects the source bits of result
+// bit i): low nibble bits 0-3 -> 0-3 and bit 3 -> 4-7; high nibble bits 4-7 -> 0-3
+// and bit 7 -> 4-7. Result: the signed nibble as int8 (-8..7), exact.
+inline __m512i gfni_lo_matrix() { return _mm512_set1_epi64(0x0102040808080808LL); }
+inline __m512i gfni_hi_matrix() { return _mm512_set1_epi64(0x1020408080808080LL); }
+#endif
 
 // NB = number of 16-channel blocks (1..4). INDIRECT = false: rows at
 // a + i * a_stride, K = kp. INDIRECT = true: row i reads `taps` segments of kp
@@ -63,6 +84,21 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     if constexpr (NB > 2) c##i##2 = _mm512_dpbusd_epi32(c##i##2, va, w2); \
     if constexpr (NB > 3) c##i##3 = _mm512_dpbusd_epi32(c##i##3, va, w3); \
   }
+#ifdef LAPQ_U8S4_GFNI
+  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  const __m512i gf_lo = gfni_lo_matrix(), gf_hi = gfni_hi_matrix();
+  // Low / high nibble operands of one 64-byte load (x16: 16*w; PLAIN: w, one op each).
+  auto lo = [&](const uint8_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (PLAIN) return _mm512_gf2p8affine_epi64_epi8(v, gf_lo, 0);
+    return _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0);
+  };
+  auto hi = [&](const uint8_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    if constexpr (PLAIN) return _mm512_gf2p8affine_epi64_epi8(v, gf_hi, 0);
+    return _mm512_and_si512(v, mask_f0);
+  };
+#else
   const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(PLAIN ? 0x0F : 0xF0));
   const __m512i sext = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
   // Low / high nibble operands of one 64-byte load (x16: 16*w; PLAIN: w).
@@ -76,6 +112,7 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
     if constexpr (PLAIN) return _mm512_shuffle_epi8(sext, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask_f0));
     return _mm512_and_si512(v, mask_f0);
   };
+#endif
   for (size_t t = 0; t < taps; ++t) {
     if constexpr (INDIRECT) {
       const uint8_t* const* p = ptrs + t;  // (6, taps) pointers
@@ -87,11 +124,25 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
       a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
     }
     for (size_t k = 0; k < kp; k += 8) {
+#ifdef LAPQ_U8S4_GFNI
+      // PLAIN: each nibble line loaded once, both halves from the register (one
+      // vgf2p8affineqb each); a second load after the panel stores measured slower.
+      __m512i v0 = _mm512_setzero_si512(), v1 = v0, v2 = v0, v3 = v0;
+      if constexpr (PLAIN) {
+        v0 = _mm512_loadu_si512(wp[0] + k * 8);
+        if constexpr (NB > 1) v1 = _mm512_loadu_si512(wp[1] + k * 8);
+        if constexpr (NB > 2) v2 = _mm512_loadu_si512(wp[2] + k * 8);
+        if constexpr (NB > 3) v3 = _mm512_loadu_si512(wp[3] + k * 8);
+      }
+#define LAPQ_HALF(half, b, v) (PLAIN ? _mm512_gf2p8affine_epi64_epi8(v, gf_##half, 0) : half(wp[b] + k * 8))
+#else
+#define LAPQ_HALF(half, b, v) half(wp[b] + k * 8)
+#endif
       {
-        const __m512i w0 = NB > 0 ? lo(wp[0] + k * 8) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? lo(wp[1] + k * 8) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? lo(wp[2] + k * 8) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? lo(wp[3] + k * 8) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? LAPQ_HALF(lo, 0, v0) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? LAPQ_HALF(lo, 1, v1) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? LAPQ_HALF(lo, 2, v2) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? LAPQ_HALF(lo, 3, v3) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -102,10 +153,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         LAPQ_ROW(0, 0) LAPQ_ROW(1, 0) LAPQ_ROW(2, 0) LAPQ_ROW(3, 0) LAPQ_ROW(4, 0) LAPQ_ROW(5, 0)
       }
       {
-        const __m512i w0 = NB > 0 ? hi(wp[0] + k * 8) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? hi(wp[1] + k * 8) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? hi(wp[2] + k * 8) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? hi(wp[3] + k * 8) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? LAPQ_HALF(hi, 0, v0) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? LAPQ_HALF(hi, 1, v1) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? LAPQ_HALF(hi, 2, v2) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? LAPQ_HALF(hi, 3, v3) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16 + 64;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -115,6 +166,7 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         }
         LAPQ_ROW(0, 4) LAPQ_ROW(1, 4) LAPQ_ROW(2, 4) LAPQ_ROW(3, 4) LAPQ_ROW(4, 4) LAPQ_ROW(5, 4)
       }
+#undef LAPQ_HALF
     }
     if constexpr (INDIRECT)
       for (int b = 0; b < 4; ++b) wp[b] += kp * 8;
@@ -180,6 +232,100 @@ void tile_m1(size_t nc, size_t kp, const uint8_t* a, const uint8_t* w, size_t w_
   for (int b = 0; b < NB; ++b) {
     const __m512i s = _mm512_add_epi32(_mm512_add_epi32(c[b][0], c[b][1]), _mm512_add_epi32(c[b][2], c[b][3]));
     epilogue_store16(s, rs, b * 16, nc - b * 16, ep, dst, b * 16, true);
+  }
+}
+
+// 7..8 rows x NB (1..2) blocks, nibbles unpacked in registers (direct calls of 7..8
+// rows: FC layers at batch 8): each unpacked weight vector feeds 8 vpdpbusd, no
+// panel stores or reloads. Measured on a harness calling the kernels (time / the
+// int8 driver's): FC 2048->1000 b8 0.80-0.82 (x16 / GFNI) against 1.14-1.16 with
+// the L1 chunks of rows_chunked (int8 reads its 2 MB of weights from L2 once per
+// 4-row tile); FC 512->1000 b8 1.14-1.18 against 1.36 and FC 1024->1000 b7 0.87
+// against 1.45 with the panel of rows_panel.
+// 16 accumulators + 2 weights + 1 broadcast. Plain sums with GFNI, else 16x.
+// Rows beyond mr repeat row 6; their results are not stored. mr at run time and
+// noipa: GCC 12 otherwise copies and spills accumulators in the K loop.
+#ifdef LAPQ_U8S4_GFNI
+constexpr bool kTile8X16 = false;
+#else
+constexpr bool kTile8X16 = true;
+#endif
+template <int NB>
+__attribute__((noipa)) void tile8(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride,
+                                  const uint8_t* w, size_t bb, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  const uint8_t* a0 = a;
+  const uint8_t* a1 = a0 + a_stride;
+  const uint8_t* a2 = a1 + a_stride;
+  const uint8_t* a3 = a2 + a_stride;
+  const uint8_t* a4 = a3 + a_stride;
+  const uint8_t* a5 = a4 + a_stride;
+  const uint8_t* a6 = a5 + a_stride;
+  const uint8_t* a7 = mr > 7 ? a6 + a_stride : a6;
+  __m512i b0 = _mm512_loadu_si512(w), b1 = NB > 1 ? _mm512_loadu_si512(w + bb) : b0;
+  if constexpr (!kTile8X16) b0 = _mm512_srai_epi32(b0, 4), b1 = _mm512_srai_epi32(b1, 4);  // exact, see tile
+  __m512i c00 = b0, c10 = b0, c20 = b0, c30 = b0, c40 = b0, c50 = b0, c60 = b0, c70 = b0;
+  __m512i c01 = b1, c11 = b1, c21 = b1, c31 = b1, c41 = b1, c51 = b1, c61 = b1, c71 = b1;
+#define LAPQ_ROW(i, off)                                                  \
+  {                                                                       \
+    const __m512i va = _mm512_set1_epi32(load_i32(a##i + k + off));       \
+    c##i##0 = _mm512_dpbusd_epi32(c##i##0, va, w0);                       \
+    if constexpr (NB > 1) c##i##1 = _mm512_dpbusd_epi32(c##i##1, va, w1); \
+  }
+#ifdef LAPQ_U8S4_GFNI
+  const __m512i m_lo = gfni_lo_matrix(), m_hi = gfni_hi_matrix();
+  auto lo = [&](__m512i v) { return _mm512_gf2p8affine_epi64_epi8(v, m_lo, 0); };
+  auto hi = [&](__m512i v) { return _mm512_gf2p8affine_epi64_epi8(v, m_hi, 0); };
+#else
+  const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
+  auto lo = [&](__m512i v) { return _mm512_and_si512(_mm512_slli_epi16(v, 4), mask_f0); };
+  auto hi = [&](__m512i v) { return _mm512_and_si512(v, mask_f0); };
+#endif
+  const uint8_t* wp = w + 64;
+  for (size_t k = 0; k < kp; k += 8, wp += 64) {
+    const __m512i v0 = _mm512_loadu_si512(wp), v1 = NB > 1 ? _mm512_loadu_si512(wp + bb) : v0;
+    {
+      const __m512i w0 = lo(v0), w1 = NB > 1 ? lo(v1) : w0;
+      LAPQ_ROW(0, 0) LAPQ_ROW(1, 0) LAPQ_ROW(2, 0) LAPQ_ROW(3, 0) LAPQ_ROW(4, 0) LAPQ_ROW(5, 0) LAPQ_ROW(6, 0) LAPQ_ROW(7, 0)
+    }
+    {
+      const __m512i w0 = hi(v0), w1 = NB > 1 ? hi(v1) : w0;
+      LAPQ_ROW(0, 4) LAPQ_ROW(1, 4) LAPQ_ROW(2, 4) LAPQ_ROW(3, 4) LAPQ_ROW(4, 4) LAPQ_ROW(5, 4) LAPQ_ROW(6, 4) LAPQ_ROW(7, 4)
+    }
+  }
+#undef LAPQ_ROW
+  const GemmEpilogue e = *ep;  // a local copy: byte stores cannot alias it
+#define LAPQ_STORE8(i)                                                                       \
+  if (mr > i) {                                                                              \
+    const __m512 rs = rowsum_f(&e, i);                                                       \
+    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, kTile8X16), y1 = y0;                       \
+    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, kTile8X16);           \
+    if (e.f32_out) {                                                                         \
+      float* d = static_cast<float*>(dst) + i * dst_stride;                                  \
+      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                              \
+      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);              \
+    } else {                                                                                 \
+      const __m512i q0 = epilogue_q(y0, e), q1 = epilogue_q(y1, e);                          \
+      store_u8x64(q0, q1, q0, q1, static_cast<uint8_t*>(dst) + i * dst_stride, nc);          \
+    }                                                                                        \
+  }
+  LAPQ_STORE8(0) LAPQ_STORE8(1) LAPQ_STORE8(2) LAPQ_STORE8(3) LAPQ_STORE8(4) LAPQ_STORE8(5) LAPQ_STORE8(6)
+  LAPQ_STORE8(7)
+#undef LAPQ_STORE8
+}
+
+// 7..8 rows of a call (up to 64 channels) as 32-channel 8-row tiles.
+void rows8(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, const uint8_t* w, size_t wbb,
+           void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+  GemmEpilogue e = *ep;
+  const size_t esz = e.f32_out ? 4 : 1;
+  for (size_t n0 = 0; n0 < nc; n0 += 32) {
+    const size_t c = nc - n0 < 32 ? nc - n0 : 32;
+    void* d = static_cast<uint8_t*>(dst) + n0 * esz;
+    if (c > 16) tile8<2>(mr, c, kp, a, a_stride, w + (n0 / 16) * wbb, wbb, d, dst_stride, &e);
+    else tile8<1>(mr, c, kp, a, a_stride, w + (n0 / 16) * wbb, wbb, d, dst_stride, &e);
+    e.scale += 32;
+    if (e.bias) e.bias += 32;
+    if (e.wei_zp) e.wei_zp += 32;
   }
 }
 
@@ -463,9 +609,12 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
 // first group. Measured on a loaded host: 3x3 512->512 at 7x7 int4/int8 1.05
 // against 1.13-1.17 with K chunks; 1x1 512->2048 at 7x7 warm 1.03-1.05 against
 // 1.10 with a x16 panel and the 6x64 kernel.
-// Direct calls of <= 12 rows with K > kPanelMaxK (FC 2048->1000 at batch 8) run
-// rows_chunked (L1 chunks): 1.16 vs 1.27 with a scratch panel from L2; with 49
-// rows the scratch panel won (1x1 2048->512 at 7x7 cold 0.88 vs 0.93).
+// Direct calls of 9..12 rows with K > kPanelMaxK run rows_chunked (L1 chunks; for
+// FC 2048->1000 at batch 8 they measured 1.16 vs 1.27 with a scratch panel from
+// L2, and 7..8 direct rows now take rows8); with 49 rows the scratch panel won
+// (1x1 2048->512 at 7x7 cold 0.88 vs 0.93). With GFNI the first group's tile costs
+// 1.37x an int8 6-row tile (harness, K = 512: 18.9 vs 13.8 us per 32 calls; 21.4
+// with the vpshufb unpack), about 4 % of a 49-row call.
 constexpr size_t kPanelMaxK = 1024;
 constexpr size_t kPanelMaxKIndirect = 8192;  // scratch panel <= 512 KiB (L2)
 
@@ -534,18 +683,20 @@ void rows_chunked_nb(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t
 
 }  // namespace
 
-void u8s4_gemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride, const void* w,
-        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+void LAPQ_U8S4_EXPORT(u8s4_gemm_6x64c8__avx512vnni)(size_t mr, size_t nc, size_t kp, const void* a, size_t a_stride,
+        const void* w, size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
   const uint8_t* a8 = static_cast<const uint8_t*>(a);
   const uint8_t* w8 = static_cast<const uint8_t*>(w);
   if (mr <= 6) return dispatch<false>(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep, 1, nullptr);
+  if (mr <= 8) return rows8(mr, nc, kp, a8, a_stride, w8, w_block_bytes, dst, dst_stride, ep);
   if (kp <= kPanelMaxK || (mr > 12 && kp <= kPanelMaxKIndirect))
     return rows_panel_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, ep);
   rows_chunked_nb<false>(mr, nc, 1, kp, a8, a_stride, nullptr, w8, w_block_bytes, dst, dst_stride, *ep);
 }
 
-void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* const* ptrs, const void* w,
-        size_t w_block_bytes, void* dst, size_t dst_stride, const GemmEpilogue* ep) {
+void LAPQ_U8S4_EXPORT(u8s4_igemm_6x64c8__avx512vnni)(size_t mr, size_t nc, size_t taps, size_t kc,
+        const uint8_t* const* ptrs, const void* w, size_t w_block_bytes, void* dst, size_t dst_stride,
+        const GemmEpilogue* ep) {
   const uint8_t* w8 = static_cast<const uint8_t*>(w);
   if (mr > 6 && taps * kc <= kPanelMaxKIndirect)
     return rows_panel_nb<true>(mr, nc, taps, kc, nullptr, 0, ptrs, w8, w_block_bytes, dst, dst_stride, ep);
@@ -554,6 +705,7 @@ void u8s4_igemm_6x64c8__avx512vnni(size_t mr, size_t nc, size_t taps, size_t kc,
   dispatch<true>(mr, nc, kc, nullptr, 0, w8, w_block_bytes, dst, dst_stride, ep, taps, ptrs);
 }
 
+#ifndef LAPQ_U8S4_GFNI  // (the panel kernels below have no nibble code: one copy)
 // The kernels run on an unpacked panel (GemmConfig::panel_ukernel / panel_igemm,
 // tiles of >= kPanelRows rows): the panel holds the plain weights (see
 // u8s4_unpack_panel), so these are the int8 kernels themselves: the 6x64 GEMM on
@@ -585,15 +737,25 @@ void u8s4_panel_igemm_6x64c4__avx512vnni(size_t mr, size_t nc, size_t taps, size
                                      static_cast<uint8_t*>(dst) + r0 * dst_stride * esz, dst_stride, &e);
   });
 }
+#endif
 
 // Unpacks `nblocks` n16c8_s4 blocks (K padded to kp, a multiple of 8) into plain
 // n16c4_s8 blocks (the int8 layout): bias16 >> 4 (exact: the packer bounds 16x
-// the sums), per 64 bytes of nibbles the low nibbles sign-extended by a vpshufb
-// table are K group 2i, the high ones K group 2i+1. Lets tall tiles run the int8
-// kernels on a panel unpacked once per work item.
-void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes, void* out) {
+// the sums), per 64 bytes of nibbles the low nibbles sign-extended (vpshufb table,
+// or one vgf2p8affineqb) are K group 2i, the high ones K group 2i+1. Lets tall
+// tiles run the int8 kernels on a panel unpacked once per work item.
+void LAPQ_U8S4_EXPORT(u8s4_unpack_panel__avx512vnni)(const void* w, size_t nblocks, size_t kp, size_t w_block_bytes,
+                                                     void* out) {
+#ifdef LAPQ_U8S4_GFNI
+  const __m512i m_lo = gfni_lo_matrix(), m_hi = gfni_hi_matrix();
+  auto lo = [&](__m512i v) { return _mm512_gf2p8affine_epi64_epi8(v, m_lo, 0); };
+  auto hi = [&](__m512i v) { return _mm512_gf2p8affine_epi64_epi8(v, m_hi, 0); };
+#else
   const __m512i mask_0f = _mm512_set1_epi8(0x0F);
   const __m512i sext = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+  auto lo = [&](__m512i v) { return _mm512_shuffle_epi8(sext, _mm512_and_si512(v, mask_0f)); };
+  auto hi = [&](__m512i v) { return _mm512_shuffle_epi8(sext, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask_0f)); };
+#endif
   const size_t ob = 64 + 16 * kp;  // n16c4_s8 block bytes
   for (size_t b = 0; b < nblocks; ++b) {
     const uint8_t* src = static_cast<const uint8_t*>(w) + b * w_block_bytes;
@@ -601,9 +763,8 @@ void u8s4_unpack_panel__avx512vnni(const void* w, size_t nblocks, size_t kp, siz
     _mm512_storeu_si512(dst, _mm512_srai_epi32(_mm512_loadu_si512(src), 4));  // plain bias
     for (size_t k = 0; k < kp; k += 8) {
       const __m512i v = _mm512_loadu_si512(src + 64 + k * 8);
-      _mm512_storeu_si512(dst + 64 + k * 16, _mm512_shuffle_epi8(sext, _mm512_and_si512(v, mask_0f)));
-      _mm512_storeu_si512(dst + 64 + k * 16 + 64,
-                          _mm512_shuffle_epi8(sext, _mm512_and_si512(_mm512_srli_epi16(v, 4), mask_0f)));
+      _mm512_storeu_si512(dst + 64 + k * 16, lo(v));
+      _mm512_storeu_si512(dst + 64 + k * 16 + 64, hi(v));
     }
   }
 }

@@ -3,10 +3,12 @@
 // kernels/gemm.h. Edge matrix: K below/equal/above/multiples of the K block,
 // partial M and N tiles, prime strides, zero points 0/128/255, qmin/qmax,
 // f32 output, weight zero points, K = 8192 of extreme values.
+#include <cpuid.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -259,6 +261,20 @@ TEST(GemmConfigTable, KernelMatchesIsa) {
     EXPECT_EQ(cfg.isa, kernel_isa);
     EXPECT_NE(std::string(cfg.name).find(std::string("__") + isa_name(kernel_isa)), std::string::npos) << cfg.name;
   }
+}
+
+// avx512vnni int4: the GFNI variant exactly when the host has GFNI (CPUID.(7,0):ECX[8])
+// and LAPQ_GFNI is not 0 (ctest runs the int4 tests both ways); never below that level.
+TEST(GemmConfigTable, Int4GfniVariantFollowsCpuidAndEnv) {
+  const GemmConfig& cfg = gemm_config(active_isa(), true);
+  const bool gfni_name = std::string(cfg.name).find("_gfni") != std::string::npos;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_max(0, nullptr) >= 7) __cpuid_count(7, 0, a, b, c, d);
+  const bool host_gfni = (c & bit_GFNI) != 0;
+  const char* env = std::getenv("LAPQ_GFNI");
+  const bool env_off = env && std::strcmp(env, "0") == 0;
+  EXPECT_EQ(gfni_name, active_isa() == Isa::avx512vnni && host_gfni && !env_off) << cfg.name;
+  EXPECT_EQ(cfg.isa, active_isa());
 }
 
 // The active ISA's row-sum kernels against plain loops, bit for bit: lengths
