@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -223,6 +225,7 @@ struct QuantizedNetwork::Impl {
     int v_wei = -1, v_scale = -1, v_bias = -1, v_wzp = -1;  // lowered constant values
     std::vector<float> s_w;  // per-channel weight scales of the current codes
     std::vector<float> sim;  // (sim mode) scratch for fake-quantized weights
+    int fused_qadd = -1;     // qadds index when the QConv and that QAdd run as one node
   };
   struct ActSlot {
     std::string name;        // the FP32 value's name
@@ -268,6 +271,7 @@ struct QuantizedNetwork::Impl {
   void write_qadd(size_t k);
   void write_pool(size_t k);
   void write_pad_code(int node, const Grid& grid);
+  void fuse_residual_adds(Graph& lg);
 };
 
 // Codes [qmin, qmax] of grid g after a clamping activation (none, Relu, Clip):
@@ -281,6 +285,71 @@ static void clamp_codes(const Grid& g, const FusedActivation& act, int32_t* qmin
   *qmin = std::max(*qmin, quantize_code(g, clamp_low(act)));
   if (act.kind == FusedActivation::Kind::kClip) *qmax = std::min(*qmax, quantize_code(g, act.beta));
   *qmax = std::max(*qmax, *qmin);
+}
+
+// LAPQ_FUSE_QADD=0 keeps every lapq.QAdd a node of its own (measuring, tests).
+static bool qadd_fusion_allowed() {
+  const char* v = std::getenv("LAPQ_FUSE_QADD");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+// A QAdd reading a QConv's f32 NHWC output (out_nhwc: the QAdd is its only
+// reader) becomes one lapq.QConv with the residual as input 5 and the QAdd's
+// attributes (quant/qops/qops.h): at the QAdd's position, so the residual and
+// the conv's source are ready; the QConv node is removed. When both inputs are
+// such outputs the later conv is fused and the other's f32 NHWC value is the
+// residual. A residual in f32 NCHW (an FP32 node's output) keeps the pair.
+// Node ids in the slots are renumbered. Runs before validate_and_sort.
+void QuantizedNetwork::Impl::fuse_residual_adds(Graph& lg) {
+  const int nn = static_cast<int>(lg.nodes.size());
+  std::vector<int> slot_of_node(nn, -1);
+  for (size_t i = 0; i < w.size(); ++i)
+    if (w[i].integer) slot_of_node[w[i].lnode] = static_cast<int>(i);
+  std::vector<bool> dead(nn, false);
+  for (size_t k = 0; k < qadds.size(); ++k) {
+    Node& add = lg.nodes[qadds[k].node];
+    int conv = -1, conv_in = -1;
+    for (int i = 0; i < 2; ++i) {
+      const int p = lg.values[add.inputs[i]].producer;
+      if (add.attrs.get_int(i == 0 ? "layout_a" : "layout_b", 0) == 2 && p > conv && slot_of_node[p] >= 0)
+        conv = p, conv_in = i;
+    }
+    const int r = 1 - conv_in;
+    if (conv < 0 || add.attrs.get_int(r == 0 ? "layout_a" : "layout_b", 0) == 0) continue;
+    Node fused = lg.nodes[conv];
+    fused.name += "+" + add.name;
+    fused.inputs.resize(5, -1);
+    fused.inputs.push_back(add.inputs[r]);
+    fused.outputs = add.outputs;
+    fused.attrs.erase("out_nhwc");
+    for (const auto& [key, value] : add.attrs.all()) fused.attrs.set(key, value);
+    fused.attrs.set("residual_input", int64_t{r});
+    add = std::move(fused);
+    dead[conv] = true;
+    w[slot_of_node[conv]].lnode = qadds[k].node;
+    w[slot_of_node[conv]].fused_qadd = static_cast<int>(k);
+  }
+  // Drop the fused QConv nodes and renumber.
+  if (std::find(dead.begin(), dead.end(), true) == dead.end()) return;
+  std::vector<int> id(nn, -1);
+  std::vector<Node> kept;
+  for (int i = 0; i < nn; ++i)
+    if (!dead[i]) id[i] = static_cast<int>(kept.size()), kept.push_back(std::move(lg.nodes[i]));
+  lg.nodes = std::move(kept);
+  const auto renumber = [&](int& node) {
+    if (node >= 0) node = id[node];
+  };
+  for (WeightSlot& s : w) renumber(s.lnode);
+  for (ActSlot& s : a) {
+    renumber(s.producer);
+    for (int& n : s.dequantize_nodes) renumber(n);
+    for (int& n : s.zp_pads) renumber(n);
+  }
+  for (QAdd& q : qadds) renumber(q.node);
+  for (QPool& q : pools) renumber(q.node);
+  for (Value& v : lg.values) v.producer = -1;  // (validate_and_sort sets them again)
+  for (size_t i = 0; i < lg.nodes.size(); ++i)
+    for (int o : lg.nodes[i].outputs) lg.values[o].producer = static_cast<int>(i);
 }
 
 void QuantizedNetwork::Impl::write_qadd(size_t k) {
@@ -833,6 +902,9 @@ QuantizedNetwork::QuantizedNetwork(const Graph& fp32, QuantConfig config, const 
       }
     }
   }
+  // ... and computes its f32 tiles into the QAdd's codes in cache, as one node
+  // (not when every value must stay observable: the conv's f32 value disappears).
+  if (options.reuse_memory && qadd_fusion_allowed()) im.fuse_residual_adds(lg);
   for (size_t j = 0; j < im.a.size(); ++j)
     LAPQ_CHECK(im.a[j].producer >= 0, ErrorCode::kInvalidArgument, value_where(config_.acts[j].value),
                " is quantized in the config but is not computed by the network");
@@ -952,7 +1024,10 @@ std::string QuantizedNetwork::summary() const {
     os << s.where << ": W" << q.bits << " " << grid_kind_name(q.grid) << (q.per_channel ? " per-channel" : "")
        << (q.bias_correction ? " +bias-correction" : "") << " -> ";
     if (s.integer)
-      os << "lapq.QConv " << p.impl_name(s.lnode) << (s.out_act >= 0 ? ", u8 output" : ", f32 output")
+      os << "lapq.QConv " << p.impl_name(s.lnode)
+         << (s.out_act >= 0           ? ", u8 output"
+             : s.fused_qadd >= 0 ? ", residual add fused (QConv+QAdd), u8 output"
+                                 : ", f32 output")
          << (s.post_mul.empty() ? "" : ", BN absorbed");
     else
       os << "FP32 " << p.graph().nodes[s.lnode].op << " with fake-quantized weights (simulation: input not quantized "

@@ -262,6 +262,11 @@ struct QConvSpec {
   int32_t zero_point = 0, qmin = 0, qmax = 255;
   int out_rank = 4;
   bool out_nhwc = false;  // f32 output in NHWC (read by a lapq.QAdd): no transpose
+  // Fused residual add (input 5 present): u8 output = QAdd(conv f32 NHWC, input 5).
+  bool fused_add = false;
+  int residual_input = 1;             // the Add input (0 = a, 1 = b) input 5 stands for
+  qops::QAddInputAttrs residual;      // its layout (1 u8 codes, 2 f32 NHWC), scale, zero point
+  qops::QuantAttrs add_out;           // the Add's output grid and clamp
 };
 
 int64_t attr_at(const std::vector<int64_t>& v, size_t i, int64_t fallback) { return i < v.size() ? v[i] : fallback; }
@@ -298,6 +303,17 @@ QConvSpec qconv_spec(const Node& n, const Shape& src, const Shape& wei) {
   s.out_rank = static_cast<int>(n.attrs.get_int("out_rank", 4));
   s.out_nhwc = n.attrs.get_int("out_nhwc", 0) != 0;
   LAPQ_CHECK(s.out_rank == 4 || s.out_rank == 2, ErrorCode::kInvalidModel, where, ": out_rank must be 2 or 4");
+  s.fused_add = n.has_input(5);
+  if (s.fused_add) {
+    s.residual_input = static_cast<int>(n.attrs.get_int("residual_input", 1));
+    LAPQ_CHECK(s.residual_input == 0 || s.residual_input == 1, ErrorCode::kInvalidModel, where,
+               ": residual_input must be 0 or 1");
+    s.residual = qops::qadd_input_attrs(n, s.residual_input);
+    const qops::QAddInputAttrs conv_in = qops::qadd_input_attrs(n, 1 - s.residual_input);
+    LAPQ_CHECK(s.residual.layout != 0 && conv_in.layout == 2 && !s.out_u8, ErrorCode::kInvalidModel, where,
+               ": a fused residual add reads the conv's f32 NHWC value (layout 2) and an NHWC residual (layout 1 or 2)");
+    s.add_out = qops::quant_attrs(n);
+  }
   return s;
 }
 
@@ -309,7 +325,7 @@ void qconv_infer(InferContext& ctx) {
   LAPQ_CHECK(src.dtype == DType::kU8 && wei.dtype == DType::kI8, ErrorCode::kInvalidModel, ctx.where(),
              ": src must be u8 and weights int8");
   const QConvSpec s = qconv_spec(ctx.node, src.shape, wei.shape);
-  for (size_t i = 2; i < ctx.in.size(); ++i)
+  for (size_t i = 2; i < ctx.in.size() && i < 5; ++i)
     if (ctx.in[i])
       LAPQ_CHECK(ctx.in[i]->dtype == DType::kF32 && ctx.in[i]->shape == Shape{s.p.OC}, ErrorCode::kInvalidModel,
                  ctx.where(), ": input ", i, " must be f32 [", s.p.OC, "]");
@@ -319,7 +335,15 @@ void qconv_infer(InferContext& ctx) {
              shape_str(src.shape));
   Value& y = *ctx.out.at(0);
   y.has_shape = true;
-  if (s.out_u8) {
+  if (s.fused_add) {
+    const Value& r = *ctx.in[5];
+    const bool u8 = s.residual.layout == 1;
+    LAPQ_CHECK(r.dtype == (u8 ? DType::kU8 : DType::kF32) && r.shape == (Shape{N, OH, OW, s.p.OC}),
+               ErrorCode::kInvalidModel, ctx.where(), ": the residual (input 5) is ", dtype_name(r.dtype), " ",
+               shape_str(r.shape), ", expected ", u8 ? "u8" : "f32", " [", N, ",", OH, ",", OW, ",", s.p.OC, "]");
+    y.dtype = DType::kU8;
+    y.shape = {N, OH, OW, s.p.OC};
+  } else if (s.out_u8) {
     y.dtype = DType::kU8;
     y.shape = {N, OH, OW, s.p.OC};
   } else {
@@ -335,15 +359,35 @@ void qconv_infer(InferContext& ctx) {
   }
 }
 
+// The residual add of a fused QConv as kernels/conv.h describes it.
+ResidualAddU8 residual_add(const QConvSpec& s, const Tensor& residual) {
+  ResidualAddU8 a;
+  a.residual = residual.raw();
+  a.residual_u8 = s.residual.layout == 1;
+  a.residual_scale = s.residual.scale;
+  a.residual_zero_point = s.residual.zero_point;
+  a.conv_first = s.residual_input == 1;
+  a.scale = s.add_out.scale;
+  a.zero_point = s.add_out.zero_point;
+  a.qmin = s.add_out.qmin;
+  a.qmax = s.add_out.qmax;
+  return a;
+}
+
 // Runs `conv(src, dst_u8 or dst_f32, epilogue)` and, for f32 output, the
-// NHWC -> NCHW transpose through the scratch output.
-template <class RunU8, class RunF32>
-void qconv_execute(const QConvSpec& s, In in, Out out, RunU8&& run_u8, RunF32&& run_f32) {
+// NHWC -> NCHW transpose through the scratch output; with a fused residual add
+// run_add(src, N, H, W, dst_u8, DequantF32, ResidualAddU8).
+template <class RunU8, class RunF32, class RunAdd>
+void qconv_execute(const QConvSpec& s, In in, Out out, RunU8&& run_u8, RunF32&& run_f32, RunAdd&& run_add) {
   const Shape& xs = in[0]->shape();
   const int N = static_cast<int>(xs[0]), H = static_cast<int>(xs[1]), W = static_cast<int>(xs[2]);
   const uint8_t* src = in[0]->data<uint8_t>();
   const float* scale = in[2]->data<float>();
   const float* bias = in.size() > 3 && in[3] ? in[3]->data<float>() : nullptr;
+  if (s.fused_add) {
+    run_add(src, N, H, W, out[0]->data<uint8_t>(), DequantF32{scale, bias}, residual_add(s, *in[5]));
+    return;
+  }
   if (s.out_u8) {
     run_u8(src, N, H, W, out[0]->data<uint8_t>(), RequantU8{scale, bias, s.zero_point, s.qmin, s.qmax});
     return;
@@ -389,6 +433,23 @@ void qconv_reference(const Node& node, In in, Out out) {
       },
       [&](const uint8_t* src, int N, int H, int W, float* dst, const DequantF32& o) {
         conv_reference(s.p, w, src, N, H, W, dst, o);
+      },
+      [&](const uint8_t* src, int N, int H, int W, uint8_t* dst, const DequantF32& o, const ResidualAddU8& a) {
+        // The unfused pair: the conv's f32 NHWC output, then lapq.QAdd's reference formula.
+        const size_t total = size_t(N) * s.p.out_h(H) * s.p.out_w(W) * s.p.OC;
+        std::vector<float> y(total);
+        conv_reference(s.p, w, src, N, H, W, y.data(), o);
+        const float lo = float(a.qmin - a.zero_point), hi = float(a.qmax - a.zero_point);
+        for (size_t i = 0; i < total; ++i) {
+          const float r = a.residual_u8 ? static_cast<float>(static_cast<int32_t>(static_cast<const uint8_t*>(
+                                                                 a.residual)[i]) - a.residual_zero_point) *
+                                              a.residual_scale
+                                        : static_cast<const float*>(a.residual)[i];
+          float v = (a.conv_first ? y[i] + r : r + y[i]) / a.scale;
+          v = v < lo ? lo : v;
+          v = v > hi ? hi : v;
+          dst[i] = static_cast<uint8_t>(static_cast<int32_t>(detail::rne_small(v)) + a.zero_point);
+        }
       });
 }
 
@@ -399,9 +460,14 @@ class QConvKernel final : public OpKernel {
     qconv_execute(
         spec_, in, out,
         [&](const uint8_t* src, int N, int H, int W, uint8_t* dst, const RequantU8& o) { conv_.run(src, N, H, W, dst, o); },
-        [&](const uint8_t* src, int N, int H, int W, float* dst, const DequantF32& o) { conv_.run(src, N, H, W, dst, o); });
+        [&](const uint8_t* src, int N, int H, int W, float* dst, const DequantF32& o) { conv_.run(src, N, H, W, dst, o); },
+        [&](const uint8_t* src, int N, int H, int W, uint8_t* dst, const DequantF32& o, const ResidualAddU8& a) {
+          conv_.run(src, N, H, W, dst, o, a);
+        });
   }
-  std::string impl_name() const override { return std::string("lapq-int:") + conv_.kernel_name(); }
+  std::string impl_name() const override {
+    return std::string("lapq-int:") + conv_.kernel_name() + (spec_.fused_add ? "+qadd" : "");
+  }
 
  private:
   QConvSpec spec_;
@@ -409,7 +475,7 @@ class QConvKernel final : public OpKernel {
 };
 
 std::unique_ptr<OpKernel> qconv_fast(const KernelRequest& r, std::string* why_not) {
-  for (size_t i = 1; i < r.in.size(); ++i)
+  for (size_t i = 1; i < r.in.size() && i < 5; ++i)  // (input 5: a fused add's residual activation)
     if (r.in[i] && !r.in[i]->is_constant()) {
       *why_not = "weights / epilogue parameters are not constant";
       return nullptr;
@@ -454,7 +520,7 @@ void register_quant_ops() {
     qadd.fast.push_back({"lapq-simd", qops::qadd_fast});
     OpRegistry::register_extension(std::move(qadd));
     OpRegistry::register_extension(qops::qmaxpool_schema());
-    OpSchema qconv = schema(kQConvOp, 3, 5, qconv_infer, qconv_reference);
+    OpSchema qconv = schema(kQConvOp, 3, 6, qconv_infer, qconv_reference);
     qconv.fast.push_back({"lapq-int", qconv_fast});
     OpRegistry::register_extension(std::move(qconv));
   });

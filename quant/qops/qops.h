@@ -18,6 +18,14 @@
 //                    OH*OW > 1 has a second output, the f32 NHWC scratch the
 //                    kernel writes before its NCHW transpose (planned memory).
 //                    Arithmetic: kernels/conv.h (RequantU8 / DequantF32 epilogue).
+//                    Fused residual add (input 5, the residual, present; out_u8 = 0):
+//                    the f32 NHWC conv value and input 5 are the two inputs of a
+//                    lapq.QAdd, with its attributes (scale, zero_point, qmin, qmax,
+//                    layout_a/b, scale_a/b, zero_point_a/b; the conv's side has layout 2)
+//                    plus residual_input (0/1: which Add input input 5 is); output u8
+//                    [N,OH,OW,OC] codes. Equals the QConv (out_nhwc) + QAdd pair bit for
+//                    bit (kernels/conv.h ResidualAddU8); the lowering emits it for a QConv
+//                    whose f32 output only a QAdd reads (quant/quantized_network.cpp).
 //   lapq.QAdd        a + b (same shape) -> u8 NHWC codes of the sum, the residual
 //                    Add (+ Relu / Clip as the code clamp qmin/qmax) whose output is
 //                    quantized. Each input: attr layout_a / layout_b = 0 f32 NCHW,

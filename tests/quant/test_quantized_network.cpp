@@ -34,7 +34,11 @@ TEST(QuantizedNetwork, LoweringShapes) {
   const Graph& lg = net.lowered_graph();
   EXPECT_EQ(count_op(lg, "BatchNormalization"), 1) << lg.to_string();  // the stem's
   EXPECT_EQ(count_op(lg, "Relu"), 1) << lg.to_string();                // the stem's (FP32 conv)
-  EXPECT_EQ(count_op(lg, kQAddOp), 2) << lg.to_string();               // Add + Relu + Quantize fused
+  // Add + Relu + Quantize fused into a lapq.QAdd, and that into the QConv producing its f32
+  // input (lapq.QConv with the residual as input 5; LAPQ_FUSE_QADD=0 keeps the QAdd).
+  int fused = 0;
+  for (const Node& n : lg.nodes) fused += n.op == kQConvOp && n.has_input(5);
+  EXPECT_EQ(count_op(lg, kQAddOp) + fused, 2) << lg.to_string();
   EXPECT_EQ(count_op(lg, "Add"), 0) << lg.to_string();
   EXPECT_FALSE(net.weight_is_integer(0));                              // stem: FP32 input
   EXPECT_FALSE(net.weight_is_integer(net.config().weights.size() - 1));  // fc: FP32 input
