@@ -392,6 +392,53 @@ TEST(QdqFullRange, BuiltQdqWithCodeMinus128) {
       EXPECT_NE(std::string(e.what()).find("not on the symmetric-full:4 grid"), std::string::npos) << e.what();
     }
   }
+  {  // Restricted codes whose scale no float alpha gives on the restricted grid (alpha / 127
+     // skips some floats): the full-range grid holds the same codes with the exact scale.
+    float odd_scale = 0.f;
+    for (float sc = 0.6f; sc < 0.61f && odd_scale == 0.f; sc = std::nextafter(sc, 1.f)) {
+      bool reachable = false;
+      float a = std::nextafter(std::nextafter(sc * 127.f, 0.f), 0.f);
+      for (int k = 0; k < 5 && !reachable; ++k, a = std::nextafter(a, 1e9f))
+        reachable = int_params(make_symmetric_grid(a, 8)).scale == sc;
+      if (!reachable) odd_scale = sc;
+    }
+    ASSERT_GT(odd_scale, 0.f);
+    Builder b;
+    b.build(random_codes(5 * 36, -127, 127, 15), {odd_scale}, -1);
+    const QdqImport r = import_qdq_from_memory(b.str(), "restricted, odd scale");
+    ASSERT_EQ(r.file.config.weights.size(), 1u);
+    EXPECT_EQ(r.file.config.weights[0].grid, GridKind::kSymmetricFull) << r.summary;
+    EXPECT_EQ(r.summary.find("rounded"), std::string::npos) << r.summary;
+    EXPECT_EQ(int_params(make_grid(GridKind::kSymmetricFull, r.file.config.weights[0].alpha[0], 8)).scale, odd_scale);
+  }
+  {  // A Clip on weight codes (Q(float weight) -> Clip -> DQ): the clipped codes are the weight.
+    Builder b;
+    b.build(random_codes(5 * 36, -128, 127, 16), {0.01f}, -1);
+    std::vector<float> wf(5 * 36);
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<float> d(-1.5f, 1.5f);
+    for (float& v : wf) v = d(rng);
+    wf[3] = -1.5f;  // code -150 -> saturates at -128 -> clipped to -100
+    b.floats("wf", wf, false);
+    auto& wt = *b.g->mutable_initializer(b.g->initializer_size() - 1);
+    for (int dd : {5, 4, 3, 3}) wt.add_dims(dd);
+    b.bytes("lo", onnx::TensorProto::INT8, {}, std::string(1, static_cast<char>(-100)));
+    b.bytes("hi", onnx::TensorProto::INT8, {}, std::string(1, static_cast<char>(100)));
+    b.node("QuantizeLinear", {"wf", "w_scale", "w_zp"}, "wq");
+    b.node("Clip", {"wq", "lo", "hi"}, "wqc");
+    for (auto& n : *b.g->mutable_node())
+      if (n.output(0) == "wdq") n.set_input(0, "wqc");
+    const QdqImport r = import_qdq_from_memory(b.str(), "clipped weight codes");
+    ASSERT_EQ(r.file.config.weights.size(), 1u) << r.summary;
+    EXPECT_EQ(r.file.config.weights[0].grid, GridKind::kSymmetric);  // codes -100..100
+    const Tensor& w = r.graph.values[r.graph.find_value("wdq")].constant;
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const float code = std::clamp(std::nearbyint(wf[i] / 0.01f), -100.f, 100.f);
+      ASSERT_EQ(w.data<float>()[i], code * 0.01f) << i;
+    }
+    EXPECT_EQ(w.data<float>()[3], -100.f * 0.01f);
+    expect_integer_and_reference_equal(r.graph, r.file.config, x, "clipped weight codes");
+  }
   {  // Not on any lapq grid: uint8 weights with another zero point stay FP32, said so.
     Builder b;
     b.build(random_codes(5 * 36, -100, 100, 14), {0.01f}, 120);
