@@ -96,26 +96,7 @@ __attribute__((noipa)) void tile(size_t mr, size_t nc, size_t taps, size_t kc, c
     }
     return;
   }
-#define LAPQ_STORE(i)                                                                         \
-  if (mr > i) {                                                                         \
-    const __m512 rs = rowsum_f(&e, i);                                                        \
-    __m512 y0 = epilogue_y(c##i##0, rs, 0, nc, e, false), y1 = y0, y2 = y0, y3 = y0;          \
-    if constexpr (NB > 1) y1 = epilogue_y(c##i##1, rs, 16, nc - 16, e, false);                \
-    if constexpr (NB > 2) y2 = epilogue_y(c##i##2, rs, 32, nc - 32, e, false);                \
-    if constexpr (NB > 3) y3 = epilogue_y(c##i##3, rs, 48, nc - 48, e, false);                \
-    if (e.f32_out) {                                                                          \
-      float* d = static_cast<float*>(dst) + i * dst_stride;                                   \
-      _mm512_mask_storeu_ps(d, mask16(nc), y0);                                               \
-      if constexpr (NB > 1) _mm512_mask_storeu_ps(d + 16, mask16(nc - 16), y1);               \
-      if constexpr (NB > 2) _mm512_mask_storeu_ps(d + 32, mask16(nc - 32), y2);               \
-      if constexpr (NB > 3) _mm512_mask_storeu_ps(d + 48, mask16(nc - 48), y3);               \
-    } else {                                                                                  \
-      store_u8x64(epilogue_q(y0, e), epilogue_q(y1, e), epilogue_q(y2, e), epilogue_q(y3, e), \
-                  static_cast<uint8_t*>(dst) + i * dst_stride, nc);                           \
-    }                                                                                         \
-  }
-  LAPQ_STORE(0) LAPQ_STORE(1) LAPQ_STORE(2) LAPQ_STORE(3) LAPQ_STORE(4) LAPQ_STORE(5)
-#undef LAPQ_STORE
+  LAPQ_STORE_TILE(false)
 }
 
 template <int MR>
