@@ -88,6 +88,8 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
   const __m512i mask_f0 = _mm512_set1_epi8(static_cast<char>(0xF0));
   const __m512i gf_lo = gfni_lo_matrix(), gf_hi = gfni_hi_matrix();
   // Low / high nibble operands of one 64-byte load (x16: 16*w; PLAIN: w, one op each).
+  // Each half loads its line (an L1 hit for the second): loading it once for both
+  // halves measured 1-5 % slower on 7x7 1x1 layers (harness, library objects).
   auto lo = [&](const uint8_t* p) {
     const __m512i v = _mm512_loadu_si512(p);
     if constexpr (PLAIN) return _mm512_gf2p8affine_epi64_epi8(v, gf_lo, 0);
@@ -124,25 +126,11 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
       a5 = p[(mr > 5 ? 5 : mr - 1) * taps];
     }
     for (size_t k = 0; k < kp; k += 8) {
-#ifdef LAPQ_U8S4_GFNI
-      // PLAIN: each nibble line loaded once, both halves from the register (one
-      // vgf2p8affineqb each); a second load after the panel stores measured slower.
-      __m512i v0 = _mm512_setzero_si512(), v1 = v0, v2 = v0, v3 = v0;
-      if constexpr (PLAIN) {
-        v0 = _mm512_loadu_si512(wp[0] + k * 8);
-        if constexpr (NB > 1) v1 = _mm512_loadu_si512(wp[1] + k * 8);
-        if constexpr (NB > 2) v2 = _mm512_loadu_si512(wp[2] + k * 8);
-        if constexpr (NB > 3) v3 = _mm512_loadu_si512(wp[3] + k * 8);
-      }
-#define LAPQ_HALF(half, b, v) (PLAIN ? _mm512_gf2p8affine_epi64_epi8(v, gf_##half, 0) : half(wp[b] + k * 8))
-#else
-#define LAPQ_HALF(half, b, v) half(wp[b] + k * 8)
-#endif
       {
-        const __m512i w0 = NB > 0 ? LAPQ_HALF(lo, 0, v0) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? LAPQ_HALF(lo, 1, v1) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? LAPQ_HALF(lo, 2, v2) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? LAPQ_HALF(lo, 3, v3) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? lo(wp[0] + k * 8) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? lo(wp[1] + k * 8) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? lo(wp[2] + k * 8) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? lo(wp[3] + k * 8) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -153,10 +141,10 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         LAPQ_ROW(0, 0) LAPQ_ROW(1, 0) LAPQ_ROW(2, 0) LAPQ_ROW(3, 0) LAPQ_ROW(4, 0) LAPQ_ROW(5, 0)
       }
       {
-        const __m512i w0 = NB > 0 ? LAPQ_HALF(hi, 0, v0) : _mm512_setzero_si512();
-        const __m512i w1 = NB > 1 ? LAPQ_HALF(hi, 1, v1) : _mm512_setzero_si512();
-        const __m512i w2 = NB > 2 ? LAPQ_HALF(hi, 2, v2) : _mm512_setzero_si512();
-        const __m512i w3 = NB > 3 ? LAPQ_HALF(hi, 3, v3) : _mm512_setzero_si512();
+        const __m512i w0 = NB > 0 ? hi(wp[0] + k * 8) : _mm512_setzero_si512();
+        const __m512i w1 = NB > 1 ? hi(wp[1] + k * 8) : _mm512_setzero_si512();
+        const __m512i w2 = NB > 2 ? hi(wp[2] + k * 8) : _mm512_setzero_si512();
+        const __m512i w3 = NB > 3 ? hi(wp[3] + k * 8) : _mm512_setzero_si512();
         if constexpr (WRITE) {
           uint8_t* pp = panel + 64 + k * 16 + 64;
           if constexpr (NB > 0) _mm512_store_si512(pp, w0);
@@ -166,7 +154,6 @@ void tile(size_t mr, size_t nc, size_t kp, const uint8_t* a, size_t a_stride, co
         }
         LAPQ_ROW(0, 4) LAPQ_ROW(1, 4) LAPQ_ROW(2, 4) LAPQ_ROW(3, 4) LAPQ_ROW(4, 4) LAPQ_ROW(5, 4)
       }
-#undef LAPQ_HALF
     }
     if constexpr (INDIRECT)
       for (int b = 0; b < 4; ++b) wp[b] += kp * 8;
@@ -593,9 +580,12 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
 // Direct calls of 9..12 rows with K > kPanelMaxK run rows_chunked (L1 chunks; for
 // FC 2048->1000 at batch 8 they measured 1.16 vs 1.27 with a scratch panel from
 // L2, and 7..8 direct rows now take rows8); with 49 rows the scratch panel won
-// (1x1 2048->512 at 7x7 cold 0.88 vs 0.93). With GFNI the first group's tile costs
-// 1.37x an int8 6-row tile (harness, K = 512: 18.9 vs 13.8 us per 32 calls; 21.4
-// with the vpshufb unpack), about 4 % of a 49-row call.
+// (1x1 2048->512 at 7x7 cold 0.88 vs 0.93). What int4 still pays over int8 here is
+// the first group's unpack (its 6-row tile: 1.4-1.5x an int8 one, ~3-5 % of a
+// 49-row call: vpdpbusd and the unpack ops share ports 0 and 5, plus the panel
+// stores); a harness calling the library kernels (warm, time / int8's igemm loop):
+// 1x1 at 7x7 K = 512 1.02-1.06 plain, 1.00-1.01 GFNI; K = 320 1.06 / 1.03; K = 960
+// 1.05 / 1.04; K = 2048 1.03-1.06 both.
 constexpr size_t kPanelMaxK = 1024;
 constexpr size_t kPanelMaxKIndirect = 8192;  // scratch panel <= 512 KiB (L2)
 
