@@ -17,7 +17,11 @@
 //    wei_zero_point, uses the activation row sums).
 //  - A residual Add (+ Relu / Clip) with a quantized output becomes one
 //    "lapq.QAdd" (reads codes or f32, writes codes; bit-identical to
-//    Dequantize + Add + Relu + Quantize).
+//    Dequantize + Add + Relu + Quantize). When one input is a QConv's f32
+//    output that only the QAdd reads, the two become one lapq.QConv with the
+//    residual as input 5 (the add runs on each output tile in cache; same
+//    bytes), unless every value must stay observable (reuse_memory = false)
+//    or LAPQ_FUSE_QADD=0.
 //  - "lapq.Quantize" (f32 NCHW -> u8 NHWC) where a quantized value is
 //    produced by another FP32 node (e.g. the network input); "lapq.Dequantize"
 //    (u8 NHWC -> f32 NCHW) where an FP32 node reads a quantized value.
