@@ -581,11 +581,11 @@ void rows_chunked(size_t mr, size_t nc, size_t taps, size_t kc, const uint8_t* a
 // FC 2048->1000 at batch 8 they measured 1.16 vs 1.27 with a scratch panel from
 // L2, and 7..8 direct rows now take rows8); with 49 rows the scratch panel won
 // (1x1 2048->512 at 7x7 cold 0.88 vs 0.93). What int4 still pays over int8 here is
-// the first group's unpack (its 6-row tile: 1.4-1.5x an int8 one, ~3-5 % of a
-// 49-row call: vpdpbusd and the unpack ops share ports 0 and 5, plus the panel
-// stores); a harness calling the library kernels (warm, time / int8's igemm loop):
-// 1x1 at 7x7 K = 512 1.02-1.06 plain, 1.00-1.01 GFNI; K = 320 1.06 / 1.03; K = 960
-// 1.05 / 1.04; K = 2048 1.03-1.06 both.
+// the first group's unpack (its 6-row tile: 1.2x an int8 one with GFNI, 1.5x
+// with vpshufb, ~2-5 % of a 49-row call: vpdpbusd and the unpack ops share ports 0
+// and 5, plus the panel stores); a harness calling the library kernels (warm, time
+// / int8's igemm loop): 1x1 at 7x7 K = 512 1.02-1.06 plain, 1.00-1.04 GFNI;
+// K = 320 1.06 / 1.03; K = 960 1.05 / 1.04; K = 2048 1.03-1.07 / 1.03-1.09.
 constexpr size_t kPanelMaxK = 1024;
 constexpr size_t kPanelMaxKIndirect = 8192;  // scratch panel <= 512 KiB (L2)
 
