@@ -62,17 +62,7 @@ Graph make_paths_net(bool fold_bn) {
   const int e = b.conv_bn("expand", a2, 16, 48, 1, 1, 1, true);
   const int pr = b.conv_bn("project", e, 48, 16, 1, 1, 1, false);
   const int a3 = b.add_relu("add3", pr, a2);
-  const int gap = b.node("GlobalAveragePool", "gap", {a3});
-  Attributes fa;
-  fa.set("axis", int64_t{1});
-  const int flat = b.node("Flatten", "flatten", {gap}, fa);
-  Attributes ga;
-  ga.set("transB", int64_t{1});
-  const int logits = b.node("Gemm", "fc",
-                            {flat, b.constant(b.uniform({10, 16}, -0.5f, 0.5f), "fc.w"),
-                             b.constant(b.uniform({10}, -0.1f, 0.1f), "fc.b")},
-                            ga);
-  b.g.outputs.push_back(logits);
+  b.classifier_head(a3, 16);
   b.g.validate_and_sort();
   return b.g;
 }

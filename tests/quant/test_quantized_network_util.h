@@ -99,6 +99,21 @@ struct NetBuilder {
     if (fold) return node("Add", name, {a, b}, {}, r);
     return node("Relu", name + ".relu", {node("Add", name, {a, b})});
   }
+  // GlobalAveragePool -> Flatten -> Gemm (transB) to 10 logits, made the graph's output.
+  int classifier_head(int x, int channels) {
+    const int gap = node("GlobalAveragePool", "gap", {x});
+    Attributes fa;
+    fa.set("axis", int64_t{1});
+    const int flat = node("Flatten", "flatten", {gap}, fa);
+    Attributes ga;
+    ga.set("transB", int64_t{1});
+    const int logits = node("Gemm", "fc",
+                            {flat, constant(uniform({10, channels}, -0.5f, 0.5f), "fc.w"),
+                             constant(uniform({10}, -0.1f, 0.1f), "fc.b")},
+                            ga);
+    g.outputs.push_back(logits);
+    return logits;
+  }
 };
 
 // Input [N, 3, H, W] -> logits [N, 10].
@@ -119,17 +134,7 @@ inline Graph make_resnet(bool fold_bn, uint32_t seed = 7) {
   const int p2 = b.conv_bn("b2.proj", a1, 8, 16, 1, 2, 1, false);
   const int a2 = b.add_relu("b2.add", c2, p2);
   const int d = b.conv_bn("dw", a2, 16, 16, 3, 1, 16, true);
-  const int gap = b.node("GlobalAveragePool", "gap", {d});
-  Attributes fa;
-  fa.set("axis", int64_t{1});
-  const int flat = b.node("Flatten", "flatten", {gap}, fa);
-  Attributes ga;
-  ga.set("transB", int64_t{1});
-  const int logits = b.node("Gemm", "fc",
-                            {flat, b.constant(b.uniform({10, 16}, -0.5f, 0.5f), "fc.w"),
-                             b.constant(b.uniform({10}, -0.1f, 0.1f), "fc.b")},
-                            ga);
-  b.g.outputs.push_back(logits);
+  b.classifier_head(d, 16);
   b.g.validate_and_sort();
   return b.g;
 }
