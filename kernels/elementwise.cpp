@@ -3,6 +3,7 @@
 #include "kernels/elementwise.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -63,6 +64,19 @@ const ElementwiseKernels& elementwise_kernels_scalar() {
   return k;
 }
 
+float quantize_reciprocal(const QuantizeOut& o) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("LAPQ_QUANT_RECIPROCAL");
+    return !(env && std::strcmp(env, "0") == 0);
+  }();
+  const float inv = 1.f / o.scale;
+  // Integer clamp bounds within 256: the window's bound (elementwise.h) assumes |t| <= 256.
+  const auto small_integer = [](float x) { return std::fabs(x) <= 256.f && x == std::nearbyint(x); };
+  if (!enabled || !std::isnormal(o.scale) || !std::isnormal(inv) || !small_integer(o.lo) || !small_integer(o.hi))
+    return 0.f;
+  return inv;
+}
+
 float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a, const QAddOperand& b,
                                const QuantizeOut& o) {
   const float inv = 1.f / o.scale;
@@ -82,8 +96,10 @@ float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a
   QuantizeOut divide = o, multiply = o;
   divide.inv_scale = 0.f;
   multiply.inv_scale = inv;
+  // The division by the scalar reference (the ISA tables' own qadd without inv_scale
+  // takes the checked multiply, which is the same but not the definition).
   std::vector<uint8_t> by_division(kPairs), by_reciprocal(kPairs);
-  k.qadd(xa, xb, by_division.data(), kPairs, divide);
+  elementwise_kernels_scalar().qadd(xa, xb, by_division.data(), kPairs, divide);
   k.qadd(xa, xb, by_reciprocal.data(), kPairs, multiply);
   return std::memcmp(by_division.data(), by_reciprocal.data(), kPairs) == 0 ? inv : 0.f;
 }

@@ -2,9 +2,13 @@
 // the active ISA's table (run under every LAPQ_MAX_ISA cap) against the scalar
 // table, bit for bit, on every length 0..70 and a few long ones (vector tails),
 // zero points 0 / 128 / 255, clamped code ranges, rounding ties, values past the
-// clamp, infinities and NaN; the scalar formula against hand-computed codes.
+// clamp, infinities and NaN; the scalar formula against hand-computed codes. The
+// checked reciprocal (t = v * (1/scale), the division near ties; elementwise.h):
+// every value at and within 64 ulps of every tie (k + 0.5) * scale for scales that
+// are not powers of two, special values, random grids, all operand kinds of qadd.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -84,6 +88,12 @@ std::vector<uint8_t> codes(size_t n, uint32_t seed) {
   std::vector<uint8_t> v(n);
   for (auto& x : v) x = static_cast<uint8_t>(d(rng));
   return v;
+}
+
+size_t count_differences(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  size_t d = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) d += a[i] != b[i];
+  return d;
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -245,6 +255,222 @@ TEST(Elementwise, QAddVerifiedReciprocalRefusesWhenACodeChanges) {
   const std::vector<float> f(4, 1.f);
   QAddOperand fa{f.data(), false, 1.f, 0}, qb{pairs.b.data(), true, 0.5f, 0};
   EXPECT_EQ(qadd_verified_reciprocal(active(), fa, qb, Grid{0.1f, 0, 0, 255}.out()), 0.f);
+}
+
+// The reference formula with t = v * inv: what the kernels would give without the
+// fallback to the division near ties (used to show the adversarial sets hit it).
+uint8_t quantize_by_multiply(float v, float inv, const QuantizeOut& o) {
+  float t = v * inv;
+  t = t < o.lo ? o.lo : t;
+  t = t > o.hi ? o.hi : t;
+  const float r = (t + 12582912.0f) - 12582912.0f;
+  return static_cast<uint8_t>(static_cast<int32_t>(r) + o.zp);
+}
+
+// Scales that are not powers of two (their reciprocal is rounded) and grids with the
+// full and clamped code ranges.
+std::vector<Grid> tie_grids() {
+  std::vector<Grid> g;
+  std::vector<float> scales = {0.1f, 1.f / 3.f, 0.0123f, 7.77f, 0.013f, 3e-5f, 0.7f};
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> log_scale(-12.f, 3.f);
+  for (int i = 0; i < 5; ++i) scales.push_back(std::exp(log_scale(rng)));
+  for (float s : scales) {
+    g.push_back({s, 0, 0, 255});
+    g.push_back({s, 128, 0, 255});
+    g.push_back({s, 255, 0, 255});
+    g.push_back({s, 3, 1, 250});
+  }
+  return g;
+}
+
+// Every tie of the grid's code range (and one past each end): v = (k + 0.5) * scale in
+// float and from the exact double product, each with its +-1..+-64-ulp neighbours,
+// and the negated values.
+std::vector<float> tie_values(const Grid& g) {
+  std::vector<float> v;
+  for (int k = g.qmin - g.zp - 2; k <= g.qmax - g.zp + 1; ++k) {
+    const float centers[] = {(static_cast<float>(k) + 0.5f) * g.scale,
+                             static_cast<float>((k + 0.5) * static_cast<double>(g.scale))};
+    for (float c : centers)
+      for (float sign : {1.f, -1.f}) {
+        v.push_back(sign * c);
+        float up = sign * c, down = sign * c;
+        for (int u = 0; u < 64; ++u) {
+          up = std::nextafter(up, INFINITY);
+          down = std::nextafter(down, -INFINITY);
+          v.push_back(up);
+          v.push_back(down);
+        }
+      }
+  }
+  return v;
+}
+
+TEST(Elementwise, QuantizeReciprocalOnlyWhereTheArgumentHolds) {
+  const QuantizeOut ok = Grid{0.1f, 128, 0, 255}.out();
+  EXPECT_EQ(quantize_reciprocal(ok), 1.f / 0.1f);
+  for (float s : {0.f, -0.f, 1e-39f, FLT_MIN * 0.5f, 1e38f, INFINITY, NAN}) {  // scale or 1/scale not normal
+    QuantizeOut o = ok;
+    o.scale = s;
+    EXPECT_EQ(quantize_reciprocal(o), 0.f) << s;
+  }
+  QuantizeOut o = ok;
+  o.lo = -0.5f;  // not an integer
+  EXPECT_EQ(quantize_reciprocal(o), 0.f);
+  o = ok;
+  o.hi = 300.f;  // beyond the bound's |t| <= 256
+  EXPECT_EQ(quantize_reciprocal(o), 0.f);
+  o = ok;
+  o.lo = -256.f, o.hi = 256.f;
+  EXPECT_EQ(quantize_reciprocal(o), 1.f / 0.1f);
+}
+
+// The adversarial set: every tie and its neighbours. The multiply alone gets some of
+// them wrong (checked here, so the set is not vacuous); the kernels must not.
+TEST(Elementwise, QuantizeAtAndAroundEveryTieEqualsDivision) {
+  size_t multiply_differs = 0, total = 0;
+  for (const Grid& g : tie_grids()) {
+    SCOPED_TRACE(g.str());
+    const QuantizeOut o = g.out();
+    const std::vector<float> x = tie_values(g);
+    std::vector<uint8_t> want(x.size() + 1, 0xAB), got(x.size() + 1, 0xAB);
+    scalar().quantize(x.data(), want.data(), x.size(), o);
+    active().quantize(x.data(), got.data(), x.size(), o);
+    ASSERT_EQ(count_differences(got, want), 0u);
+    const float inv = 1.f / g.scale;
+    for (size_t i = 0; i < x.size(); ++i) multiply_differs += quantize_by_multiply(x[i], inv, o) != want[i];
+    total += x.size();
+    // The same values through qadd: f32 + 0 (f32 or u8 code zp) is the value itself.
+    const std::vector<float> zeros(x.size(), 0.f);
+    const std::vector<uint8_t> zp_codes(x.size(), 17);
+    const QAddOperand fx{x.data(), false, 1.f, 0}, fz{zeros.data(), false, 1.f, 0},
+        qz{zp_codes.data(), true, 0.37f, 17};
+    for (const auto& [a, b] : {std::pair{fx, fz}, std::pair{fx, qz}, std::pair{qz, fx}}) {
+      std::vector<uint8_t> sum(x.size() + 1, 0xAB), want_sum(x.size() + 1, 0xAB);
+      scalar().qadd(a, b, want_sum.data(), x.size(), o);
+      active().qadd(a, b, sum.data(), x.size(), o);
+      ASSERT_EQ(count_differences(sum, want_sum), 0u) << "a.u8=" << a.u8 << " b.u8=" << b.u8;
+    }
+    // And through the RGB-input quantize (three planes: x, -x, x reversed).
+    std::vector<float> neg(x.size()), rev(x.rbegin(), x.rend());
+    for (size_t i = 0; i < x.size(); ++i) neg[i] = -x[i];
+    const float* planes[3] = {x.data(), neg.data(), rev.data()};
+    std::vector<uint8_t> want3(3 * x.size()), got3(3 * x.size());
+    scalar().quantize_interleave3(planes, want3.data(), x.size(), o);
+    active().quantize_interleave3(planes, got3.data(), x.size(), o);
+    ASSERT_EQ(count_differences(got3, want3), 0u);
+  }
+  std::printf("tie values: %zu, of which the bare multiply gets %zu wrong\n", total, multiply_differs);
+  EXPECT_GT(multiply_differs, 100u) << "the adversarial set no longer exercises the fallback";
+}
+
+// The kernels test a group of vectors at once (the largest distance from a tie per
+// lane): a NaN in a lane must not hide a near tie in the same lane of another vector.
+// Each value the bare multiply gets wrong, at every position of a block of NaNs.
+TEST(Elementwise, NearTieAmongNaNsEqualsDivision) {
+  for (const Grid& g : tie_grids()) {
+    SCOPED_TRACE(g.str());
+    const QuantizeOut o = g.out();
+    const std::vector<float> ties = tie_values(g);
+    std::vector<float> wrong;
+    for (float v : ties) {
+      uint8_t ref = 0;
+      scalar().quantize(&v, &ref, 1, o);
+      if (quantize_by_multiply(v, 1.f / g.scale, o) != ref && wrong.size() < 8) wrong.push_back(v);
+    }
+    for (float w : wrong) {
+      std::vector<float> x(64 * 64, std::numeric_limits<float>::quiet_NaN());
+      for (size_t k = 0; k < 64; ++k) x[64 * k + k] = w;
+      std::vector<uint8_t> want(x.size()), got(x.size());
+      scalar().quantize(x.data(), want.data(), x.size(), o);
+      active().quantize(x.data(), got.data(), x.size(), o);
+      ASSERT_EQ(count_differences(got, want), 0u) << "w=" << w;
+      const std::vector<float> zeros(x.size(), 0.f);
+      const QAddOperand a{x.data(), false, 1.f, 0}, b{zeros.data(), false, 1.f, 0};
+      scalar().qadd(a, b, want.data(), x.size(), o);
+      active().qadd(a, b, got.data(), x.size(), o);
+      ASSERT_EQ(count_differences(got, want), 0u) << "qadd w=" << w;
+    }
+  }
+}
+
+// +-0, subnormals, +-inf, NaNs, FLT_MAX, huge and tiny values, on grids whose scale
+// allows the reciprocal and on grids where it does not (tiny / huge scales), every tail.
+TEST(Elementwise, QuantizeSpecialValuesEqualsDivision) {
+  const float nan_neg = -std::numeric_limits<float>::quiet_NaN();
+  uint32_t payload_bits = 0x7FC12345u;
+  float nan_payload;
+  std::memcpy(&nan_payload, &payload_bits, 4);
+  const std::vector<float> special = {0.f, -0.f, std::numeric_limits<float>::denorm_min(),
+                                      -std::numeric_limits<float>::denorm_min(), FLT_MIN, -FLT_MIN, FLT_MIN * 0.75f,
+                                      INFINITY, -INFINITY, NAN, nan_neg, nan_payload, FLT_MAX, -FLT_MAX, 1e30f,
+                                      -1e30f, 3e38f, 1e-30f, 1.f, -1.f, 127.5f, -127.5f, 0.5f, -0.5f};
+  std::vector<Grid> gs = {{0.1f, 0, 0, 255},   {0.0123f, 128, 0, 255}, {7.77f, 255, 0, 255}, {1e-38f, 128, 0, 255},
+                          {3e-39f, 10, 0, 255}, {1e38f, 128, 0, 255},   {3e38f, 0, 0, 255},   {1.f / 3.f, 0, 0, 15}};
+  for (const Grid& g : gs)
+    for (size_t n : lengths()) {
+      SCOPED_TRACE(g.str() + " n=" + std::to_string(n));
+      std::vector<float> x(n);
+      for (size_t i = 0; i < n; ++i) x[i] = special[(i * 7 + n) % special.size()] * (i % 5 == 4 ? g.scale : 1.f);
+      std::vector<uint8_t> want(n + 1, 0xAB), got(n + 1, 0xAB);
+      scalar().quantize(x.data(), want.data(), n, g.out());
+      active().quantize(x.data(), got.data(), n, g.out());
+      ASSERT_EQ(got, want);
+      const std::vector<float> y(x.rbegin(), x.rend());
+      const QAddOperand a{x.data(), false, 1.f, 0}, b{y.data(), false, 1.f, 0};
+      scalar().qadd(a, b, want.data(), n, g.out());
+      active().qadd(a, b, got.data(), n, g.out());
+      ASSERT_EQ(got, want);
+    }
+}
+
+// Random grids (log-uniform scales 2^-20..2^10, any zero point and code range) and
+// random values over and past the code range, all qadd operand kinds.
+TEST(Elementwise, RandomGridsEqualDivision) {
+  std::mt19937 rng(2024);
+  std::uniform_real_distribution<float> log2_scale(-20.f, 10.f), unit(-1.2f, 1.2f);
+  std::uniform_int_distribution<int> code(0, 255), len(1, 300);
+  for (int trial = 0; trial < 300; ++trial) {
+    int q0 = code(rng), q1 = code(rng);
+    if (q0 > q1) std::swap(q0, q1);
+    const Grid g{std::exp2(log2_scale(rng)), code(rng), q0, q1};
+    SCOPED_TRACE(g.str());
+    const size_t n = static_cast<size_t>(len(rng));
+    std::vector<float> x(n), y(n);
+    for (size_t i = 0; i < n; ++i) x[i] = unit(rng) * 280.f * g.scale, y[i] = unit(rng) * 140.f * g.scale;
+    const std::vector<uint8_t> q = codes(n, static_cast<uint32_t>(trial));
+    std::vector<uint8_t> want(n + 1, 0xAB), got(n + 1, 0xAB);
+    scalar().quantize(x.data(), want.data(), n, g.out());
+    active().quantize(x.data(), got.data(), n, g.out());
+    ASSERT_EQ(got, want);
+    const QAddOperand fa{x.data(), false, 1.f, 0}, fb{y.data(), false, 1.f, 0},
+        qb{q.data(), true, g.scale * 0.5f, code(rng)};
+    for (const auto& [a, b] : {std::pair{fa, fb}, std::pair{fa, qb}, std::pair{qb, fa}, std::pair{qb, qb}}) {
+      scalar().qadd(a, b, want.data(), n, g.out());
+      active().qadd(a, b, got.data(), n, g.out());
+      ASSERT_EQ(got, want) << "a.u8=" << a.u8 << " b.u8=" << b.u8;
+    }
+  }
+}
+
+// Two u8 operands without the verified reciprocal take the checked multiply: on grids
+// built so that sums land on exact ties (b's step is half the output step) every pair
+// equals the division.
+TEST(Elementwise, QAddU8U8OnTieGridsEqualsDivision) {
+  const AllPairs pairs;
+  for (float so : {3.f, 0.3f, 0.7f, 0.11f, 0.013f, 1.7f, 0.9f, 6.1f, 1.f / 3.f})
+    for (int32_t zo : {0, 128}) {
+      SCOPED_TRACE("so=" + std::to_string(so) + " zo=" + std::to_string(zo));
+      QAddOperand a{pairs.a.data(), true, so, 128}, b{pairs.b.data(), true, so * 0.5f, 128};
+      const QuantizeOut o = Grid{so, zo, zo == 0 ? 0 : 5, 255}.out();
+      for (size_t n : {size_t{65536}, size_t{65535}, size_t{47}}) {
+        std::vector<uint8_t> want(n + 1, 0x5A), got(n + 1, 0x5A);
+        scalar().qadd(a, b, want.data(), n, o);
+        active().qadd(a, b, got.data(), n, o);
+        ASSERT_EQ(count_differences(got, want), 0u) << "n=" << n;
+      }
+    }
 }
 
 // The RGB-input quantize: the scalar version equals quantize() per plane, then
