@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace lapq {
@@ -64,7 +65,9 @@ const ElementwiseKernels& elementwise_kernels_scalar() {
   return k;
 }
 
-float quantize_reciprocal(const QuantizeOut& o) {
+namespace {
+
+float compute_quantize_reciprocal(const QuantizeOut& o) {
   static const bool enabled = [] {
     const char* env = std::getenv("LAPQ_QUANT_RECIPROCAL");
     return !(env && std::strcmp(env, "0") == 0);
@@ -75,6 +78,21 @@ float quantize_reciprocal(const QuantizeOut& o) {
   if (!enabled || !std::isnormal(o.scale) || !std::isnormal(inv) || !small_integer(o.lo) || !small_integer(o.hi))
     return 0.f;
   return inv;
+}
+
+}  // namespace
+
+float quantize_reciprocal(const QuantizeOut& o) {
+  // The fused QConv + QAdd calls the kernels once per tile row (64+ values) with the
+  // same grid: a one-entry cache per thread saves the division and the checks (a NaN
+  // scale never matches and is recomputed).
+  struct Last {
+    float scale = std::numeric_limits<float>::quiet_NaN(), lo = 0.f, hi = 0.f, inv = 0.f;
+  };
+  thread_local Last last;
+  if (o.scale == last.scale && o.lo == last.lo && o.hi == last.hi) return last.inv;
+  last = {o.scale, o.lo, o.hi, compute_quantize_reciprocal(o)};
+  return last.inv;
 }
 
 float qadd_verified_reciprocal(const ElementwiseKernels& k, const QAddOperand& a, const QAddOperand& b,
