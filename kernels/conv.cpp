@@ -161,7 +161,9 @@ void PackedConv::run(const uint8_t* src, int N, int H, int W, uint8_t* dst, cons
   rs.residual.u8 = add.residual_u8;
   rs.residual.scale = add.residual_scale;
   rs.residual.zp = add.residual_zero_point;
-  rs.out.scale = add.scale;  // the QAdd's QuantizeOut: division (inv_scale stays 0)
+  // The QAdd's QuantizeOut with inv_scale 0: the kernel multiplies by the checked
+  // reciprocal (quantize_reciprocal) and divides only near a rounding tie, as the QAdd does.
+  rs.out.scale = add.scale;
   rs.out.lo = static_cast<float>(add.qmin - add.zero_point);
   rs.out.hi = static_cast<float>(add.qmax - add.zero_point);
   rs.out.zp = add.zero_point;
