@@ -48,12 +48,7 @@ std::unique_ptr<QuantizedNetwork> unfused_by_env(const Graph& g, const QuantConf
 // GAP, Flatten, Gemm.
 Graph make_paths_net(bool fold_bn) {
   testing::NetBuilder b(fold_bn, 11);
-  Value in;
-  in.name = "input";
-  in.shape = {-1, 3, -1, -1};
-  in.has_shape = true;
-  const int x = b.g.add_value(std::move(in));
-  b.g.inputs.push_back(x);
+  const int x = b.image_input();
   const int a0 = b.conv_bn("stem", x, 3, 16, 3, 1, 1, true);
   const int c7 = b.conv_bn("c7", x, 3, 16, 7, 1, 1, false);
   const int a1 = b.add_relu("add1", c7, a0);

@@ -99,6 +99,16 @@ struct NetBuilder {
     if (fold) return node("Add", name, {a, b}, {}, r);
     return node("Relu", name + ".relu", {node("Add", name, {a, b})});
   }
+  // The graph input "input" [N, 3, H, W] (N, H, W symbolic).
+  int image_input() {
+    Value in;
+    in.name = "input";
+    in.shape = {-1, 3, -1, -1};
+    in.has_shape = true;
+    const int x = g.add_value(std::move(in));
+    g.inputs.push_back(x);
+    return x;
+  }
   // GlobalAveragePool -> Flatten -> Gemm (transB) to 10 logits, made the graph's output.
   int classifier_head(int x, int channels) {
     const int gap = node("GlobalAveragePool", "gap", {x});
@@ -119,12 +129,7 @@ struct NetBuilder {
 // Input [N, 3, H, W] -> logits [N, 10].
 inline Graph make_resnet(bool fold_bn, uint32_t seed = 7) {
   NetBuilder b(fold_bn, seed);
-  Value in;
-  in.name = "input";
-  in.shape = {-1, 3, -1, -1};
-  in.has_shape = true;
-  const int x = b.g.add_value(std::move(in));
-  b.g.inputs.push_back(x);
+  const int x = b.image_input();
   const int a0 = b.conv_bn("stem", x, 3, 8, 3, 1, 1, true);
   const int b1 = b.conv_bn("b1.conv1", a0, 8, 8, 3, 1, 1, true);
   const int c1 = b.conv_bn("b1.conv2", b1, 8, 8, 3, 1, 1, false);
